@@ -1,0 +1,99 @@
+import { type CreateVmConfig, NetworkRule_Effect, type SoftwarePackage, type Limits as WireLimits } from "@agentos/proto";
+import { AgentOsError } from "./agent-os-error.js";
+import type { AgentOsOptions, CommandPackage, Limits, SoftwareInput, WasmCommandsDescriptor } from "./types.js";
+
+/** AgentOs.create() options in their wire form. Only shape changes here; the sidecar validates. */
+export function toCreateVmConfig(options: AgentOsOptions): CreateVmConfig {
+  for (const option of ["rootFilesystem", "toolKits", "additionalInstructions"] as const) {
+    if (options[option] !== undefined) {
+      throw new AgentOsError("UNIMPLEMENTED", `AgentOs.create({ ${option} }) is not available in this version of agentOS yet`);
+    }
+  }
+  const permissions = options.permissions as Record<string, unknown> | undefined;
+  for (const [scope, value] of Object.entries(permissions ?? {})) {
+    if (typeof value === "function") {
+      throw new AgentOsError(
+        "INVALID_ARGUMENT",
+        `permissions.${scope} is a function; permission checks run in the sidecar, so they are given as rules (permissions.network: [{ effect, pattern }])`,
+      );
+    }
+    if (scope !== "network") {
+      throw new AgentOsError(
+        "UNIMPLEMENTED",
+        `permissions.${scope} is not available in this version of agentOS yet; permissions.network is`,
+      );
+    }
+  }
+  return {
+    software: flatten(options.software ?? []).map(toSoftwarePackage),
+    env: options.env ?? {},
+    limits: options.limits ? toWireLimits(options.limits) : undefined,
+    permissions: {
+      network: (options.permissions?.network ?? []).map((rule) => ({
+        effect:
+          rule.effect === "allow"
+            ? NetworkRule_Effect.ALLOW
+            : rule.effect === "deny"
+              ? NetworkRule_Effect.DENY
+              : NetworkRule_Effect.UNSPECIFIED,
+        pattern: rule.pattern,
+        ops: rule.ops ?? [],
+      })),
+    },
+    network: { allow: options.network?.allow ?? [] },
+    mounts: (options.mounts ?? []).map((mount) => ({
+      path: mount.path,
+      pluginId: mount.plugin?.id ?? "",
+      configJson: JSON.stringify(mount.plugin?.config ?? {}),
+      readOnly: mount.readOnly ?? false,
+    })),
+    loopbackExemptPorts: options.loopbackExemptPorts ?? [],
+    moduleAccessCwd: options.moduleAccessCwd ?? "",
+  };
+}
+
+function flatten(software: SoftwareInput[]): Exclude<SoftwareInput, SoftwareInput[]>[] {
+  return software.flatMap((entry) => (Array.isArray(entry) ? flatten(entry) : [entry]));
+}
+
+function toSoftwarePackage(entry: Exclude<SoftwareInput, SoftwareInput[]>): SoftwarePackage {
+  if ("type" in entry && (entry.type === "agent" || entry.type === "tool")) {
+    throw new AgentOsError("UNIMPLEMENTED", `software of type "${entry.type}" is not available in this version of agentOS yet`);
+  }
+  if ("type" in entry && entry.type === "wasm-commands") {
+    const descriptor = entry as WasmCommandsDescriptor;
+    const commandPermissions: Record<string, string> = {};
+    const tiers = [
+      ["full", "full"],
+      ["readWrite", "read-write"],
+      ["readOnly", "read-only"],
+      ["isolated", "isolated"],
+    ] as const;
+    for (const [key, tier] of tiers) {
+      for (const command of descriptor.permissions?.[key] ?? []) commandPermissions[command] ??= tier;
+    }
+    return { name: descriptor.name ?? "", commandDirs: [descriptor.commandDir], commandPermissions };
+  }
+  const pkg = entry as CommandPackage;
+  if (typeof pkg.commandDir !== "string") {
+    throw new AgentOsError("INVALID_ARGUMENT", "a software entry has neither commandDir nor a known type (wasm-commands)");
+  }
+  const commandPermissions: Record<string, string> = {};
+  for (const command of pkg.commands ?? []) {
+    if (command.permissionTier) commandPermissions[command.name] ??= command.permissionTier;
+  }
+  return { name: pkg.name ?? "", commandDirs: [pkg.commandDir], commandPermissions };
+}
+
+function toWireLimits(limits: Limits): WireLimits {
+  return {
+    memoryMib: limits.memoryMiB,
+    cpuTimeMs: limits.cpuTimeMs,
+    execTimeoutMs: limits.execTimeoutMs,
+    maxProcesses: limits.maxProcesses,
+    maxOpenFiles: limits.maxOpenFiles,
+    maxSockets: limits.maxSockets,
+    maxOutputBytes: limits.maxOutputBytes,
+    maxFilesystemBytes: limits.maxFilesystemBytes,
+  };
+}

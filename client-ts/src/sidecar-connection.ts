@@ -1,0 +1,223 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import {
+  type Caller,
+  type CallOptions,
+  type Frame,
+  FrameDecoder,
+  FrameWriter,
+  type MethodDescriptor,
+  RpcPeer,
+  SCHEMA_HASH,
+  type StreamEndHandler,
+  type Unsubscribe,
+} from "@agentos/proto";
+import { AgentOsError } from "./agent-os-error.js";
+import { SidecarForwarders } from "./generated/forwarders.js";
+import { createClientDispatcher } from "./generated/handlers.js";
+import { CLIENT_VERSION } from "./version.js";
+
+export interface SidecarOptions {
+  /** Start a sidecar for this VM alone instead of sharing the process-wide one. */
+  dedicated?: boolean;
+  /** The sidecar command. Default: this Node running @agentos/sidecar. */
+  command?: string;
+  args?: string[];
+  /** Where the sidecar's own diagnostics go. Default "inherit" (this process's stderr). */
+  stderr?: "inherit" | "ignore";
+}
+
+/** How long a starting sidecar has to answer the hello. */
+const HELLO_TIMEOUT_MS = 30_000;
+
+let shared: Promise<SidecarConnection> | undefined;
+
+/**
+ * One sidecar process and the wire to it. Shared by every VM of this
+ * client unless a VM asks for a dedicated one; it exits once the last VM
+ * using it is disposed.
+ */
+export class SidecarConnection implements Caller {
+  readonly forwarders: SidecarForwarders;
+  private readonly peer: RpcPeer;
+  private vms = 0;
+  private busy = 0;
+  private closing = false;
+  private exited = false;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly writer: FrameWriter,
+  ) {
+    this.peer = new RpcPeer({
+      role: "client",
+      transport: writer,
+      dispatcher: createClientDispatcher({ clientService: { ping: (request) => ({ nonce: request.nonce }) } }),
+      errorFromInfo: AgentOsError.fromInfo,
+      onDiagnostic: (message) => process.emitWarning(message, "AgentOsProtocolWarning"),
+    });
+    this.forwarders = new SidecarForwarders(this);
+    this.idle();
+  }
+
+  /** The shared sidecar (started on first use), or a dedicated one. */
+  static acquire(options: SidecarOptions = {}): Promise<SidecarConnection> {
+    if (options.dedicated || options.command) return SidecarConnection.start(options);
+    if (!shared) {
+      shared = SidecarConnection.start(options);
+      shared.catch(() => {
+        shared = undefined;
+      });
+    }
+    return shared;
+  }
+
+  private static start(options: SidecarOptions): Promise<SidecarConnection> {
+    const command = options.command ?? process.execPath;
+    const args = options.command
+      ? (options.args ?? [])
+      : [...(options.args ?? []), createRequire(import.meta.url).resolve("@agentos/sidecar/main")];
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", options.stderr ?? "inherit"] });
+    return new Promise<SidecarConnection>((resolve, reject) => {
+      const stdin = child.stdin;
+      const stdout = child.stdout;
+      if (!stdin || !stdout) throw new AgentOsError("INTERNAL", "the sidecar was started without pipes");
+      const writer = new FrameWriter(stdin);
+      let connection: SidecarConnection | undefined;
+      let settled = false;
+      const fail = (error: AgentOsError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        child.kill("SIGKILL");
+        reject(error);
+      };
+      const timer = setTimeout(
+        () =>
+          fail(
+            new AgentOsError(
+              "UNAVAILABLE",
+              `the sidecar (${command} ${args.join(" ")}) did not answer the hello within ${HELLO_TIMEOUT_MS} ms`,
+            ),
+          ),
+        HELLO_TIMEOUT_MS,
+      );
+      const decoder = new FrameDecoder({
+        onFrame: (frame: Frame) => {
+          if (connection) {
+            connection.peer.handleFrame(frame);
+            return;
+          }
+          const kind = frame.kind;
+          if (kind?.$case === "helloAccepted") {
+            settled = true;
+            clearTimeout(timer);
+            connection = new SidecarConnection(child, writer);
+            resolve(connection);
+          } else if (kind?.$case === "helloRejected") {
+            fail(new AgentOsError("VERSION_MISMATCH", kind.value.message));
+          } else {
+            fail(new AgentOsError("PROTOCOL_ERROR", `the sidecar answered the hello with ${kind?.$case ?? "an empty frame"}`));
+          }
+        },
+        onFault: (fault) => process.emitWarning(`frame from the sidecar dropped: ${fault.message}`, "AgentOsProtocolWarning"),
+      });
+      stdout.on("data", (chunk: Buffer) => decoder.push(chunk));
+      stdin.on("error", () => {}); // surfaced through the exit below
+      child.on("error", (error) => fail(new AgentOsError("UNAVAILABLE", `cannot start the sidecar (${command}): ${error.message}`)));
+      child.on("exit", (code, signal) => {
+        const how = signal ? `signal ${signal}` : `code ${code}`;
+        if (!connection) {
+          fail(new AgentOsError("UNAVAILABLE", `the sidecar exited (${how}) before the handshake`));
+          return;
+        }
+        connection.onExit(how);
+      });
+      writer.send({ kind: { $case: "hello", value: { version: CLIENT_VERSION, schemaHash: SCHEMA_HASH, peer: "@agentos/client" } } });
+    });
+  }
+
+  /** False once the sidecar has exited or is shutting down. */
+  get usable(): boolean {
+    return !this.exited && !this.closing;
+  }
+
+  /** A VM now lives in this sidecar. */
+  retain(): void {
+    this.vms++;
+  }
+
+  /** A VM of this sidecar was disposed; the last one lets the sidecar exit. */
+  release(): void {
+    this.vms = Math.max(0, this.vms - 1);
+    if (this.vms > 0 || this.closing) return;
+    this.closing = true;
+    if (shared) {
+      shared.then(
+        (current) => {
+          if (current === this) shared = undefined;
+        },
+        () => {},
+      );
+    }
+    this.writer.end();
+  }
+
+  call<Req, Res>(method: MethodDescriptor<Req, Res, "unary">, request: Req, options?: CallOptions): Promise<Res> {
+    this.busier();
+    return this.peer.call(method, request, options).finally(() => this.idle());
+  }
+
+  subscribe<Req, Item>(
+    method: MethodDescriptor<Req, Item, "server_streaming">,
+    request: Req,
+    onItem: (item: Item) => void,
+    onEnd?: StreamEndHandler,
+  ): Unsubscribe {
+    this.busier();
+    return this.peer.subscribe(method, request, onItem, (error) => {
+      this.idle();
+      onEnd?.(error);
+    });
+  }
+
+  private onExit(how: string): void {
+    this.exited = true;
+    const expected = this.closing;
+    this.peer.close(
+      new AgentOsError(
+        "UNAVAILABLE",
+        expected
+          ? "the sidecar has shut down (its last VM was disposed)"
+          : `the agentOS sidecar exited unexpectedly (${how}); its VMs are gone, create new ones with AgentOs.create()`,
+      ),
+    );
+    if (shared) {
+      shared.then(
+        (current) => {
+          if (current === this) shared = undefined;
+        },
+        () => {},
+      );
+    }
+  }
+
+  // The pipes keep this process alive only while calls or subscriptions are
+  // pending: a program that forgets dispose() can still exit, and the
+  // sidecar then sees EOF and cleans up.
+  private busier(): void {
+    if (this.busy++ === 0) this.setRef(true);
+  }
+
+  private idle(): void {
+    if (this.busy > 0) this.busy--;
+    if (this.busy === 0) this.setRef(false);
+  }
+
+  private setRef(ref: boolean): void {
+    for (const handle of [this.child, this.child.stdout, this.child.stdin] as { ref?(): void; unref?(): void }[]) {
+      if (ref) handle?.ref?.();
+      else handle?.unref?.();
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export { type Sidecar, type SidecarOptions, serve } from "./server.js";
+export { SIDECAR_VERSION } from "./version.js";
+export { DEFAULT_LIMITS, type ResolvedLimits } from "./vm/limits.js";

@@ -1,0 +1,61 @@
+import type { Readable, Writable } from "node:stream";
+import { SCHEMA_HASH } from "@agentos/proto";
+import { createSidecarDispatcher } from "./generated/handlers.js";
+import { createFilesystemHandlers } from "./handlers/files.js";
+import { createProcessHandlers } from "./handlers/processes.js";
+import { createShellHandlers } from "./handlers/shells.js";
+import { createVmHandlers } from "./handlers/vms.js";
+import { type CloseReason, SidecarConnection } from "./transport/connection.js";
+import { SIDECAR_VERSION } from "./version.js";
+import { VmRegistry } from "./vm-registry.js";
+
+export interface SidecarOptions {
+  input: Readable;
+  output: Writable;
+  /** Largest frame accepted (default 16 MiB). */
+  maxFrameBytes?: number;
+  /** Diagnostics (never the wire). */
+  log?: (message: string) => void;
+}
+
+export interface Sidecar {
+  /** Resolves once the connection has closed and every VM is disposed. */
+  readonly done: Promise<CloseReason>;
+  /** Closes the connection and disposes every VM. */
+  shutdown(): Promise<CloseReason>;
+}
+
+/** How long VMs get to dispose when the sidecar shuts down. */
+const DISPOSE_GRACE_MS = 5_000;
+
+/** Serves one client over a pair of streams. */
+export function serve(options: SidecarOptions): Sidecar {
+  const log = options.log ?? ((message: string) => process.stderr.write(`agentos-sidecar: ${message}\n`));
+  const registry = new VmRegistry();
+  const connection = new SidecarConnection({
+    input: options.input,
+    output: options.output,
+    dispatcher: createSidecarDispatcher({
+      vmService: createVmHandlers(registry),
+      filesystemService: createFilesystemHandlers(registry),
+      processService: createProcessHandlers(registry),
+      shellService: createShellHandlers(registry),
+    }),
+    version: SIDECAR_VERSION,
+    schemaHash: SCHEMA_HASH,
+    maxFrameBytes: options.maxFrameBytes,
+    log,
+  });
+  const done = connection.closed.then(async (reason) => {
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, DISPOSE_GRACE_MS).unref());
+    await Promise.race([registry.disposeAll().catch((error) => log(`disposing VMs failed: ${error}`)), timeout]);
+    return reason;
+  });
+  return {
+    done,
+    shutdown() {
+      connection.close("shutdown");
+      return done;
+    },
+  };
+}

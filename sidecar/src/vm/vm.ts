@@ -1,0 +1,135 @@
+import { fileURLToPath } from "node:url";
+import type { CreateVmConfig } from "@agentos/proto";
+import { RpcError } from "@agentos/proto";
+import { createWasmVmRuntime } from "@rivet-dev/agent-os-posix";
+import {
+  allowAllChildProcess,
+  allowAllEnv,
+  allowAllFs,
+  createInMemoryFileSystem,
+  createKernel,
+  type FsMount,
+  type Kernel,
+  type NetworkAccessRequest,
+} from "@secure-exec/core";
+import { createNodeHostNetworkAdapter, createNodeRuntime } from "@secure-exec/nodejs";
+import { baseEnvironment, HOME } from "./base-environment.js";
+import { VmFilesystem } from "./filesystem.js";
+import { withByteQuota } from "./filesystem-quota.js";
+import { fetchFromGuest, type GuestRequest, type GuestResponse } from "./guest-fetch.js";
+import { createPolicyNetworkAdapter, GuestPorts } from "./host-network.js";
+import { kernelVfs } from "./kernel-internals.js";
+import { type ResolvedLimits, resolveLimits } from "./limits.js";
+import { resolveMount } from "./mounts.js";
+import { NetworkPolicy } from "./network-policy.js";
+import { withScriptPathsFromCwd } from "./node-script-paths.js";
+import { ProcessRegistry } from "./processes.js";
+import { RunTimeLimit } from "./run-time-limit.js";
+import { ShellRegistry } from "./shells.js";
+import { resolveSoftware } from "./software.js";
+
+/**
+ * The Node runtime projects `<moduleAccessCwd>/node_modules` into the VM.
+ * Unless the config names a folder, point it at this module's own folder,
+ * which has no node_modules: no host modules are visible.
+ */
+const NO_HOST_MODULES = fileURLToPath(new URL(".", import.meta.url));
+
+/** A secure-exec kernel with the WebAssembly userland and the Node runtime. */
+export class Vm {
+  readonly fs: VmFilesystem;
+  readonly processes: ProcessRegistry;
+  readonly shells: ShellRegistry;
+  private disposed: Promise<void> | undefined;
+
+  private constructor(
+    readonly id: string,
+    readonly limits: ResolvedLimits,
+    readonly env: Record<string, string>,
+    private readonly kernel: Kernel,
+    private readonly ports: GuestPorts,
+    private readonly runTime: RunTimeLimit,
+  ) {
+    this.fs = new VmFilesystem(kernel);
+    this.processes = new ProcessRegistry(kernel, limits, runTime);
+    this.shells = new ShellRegistry(kernel, limits.maxOutputBytes, runTime);
+  }
+
+  static async create(id: string, config: CreateVmConfig): Promise<Vm> {
+    const limits = resolveLimits(config.limits);
+    const software = resolveSoftware(config.software);
+    const mounts: FsMount[] = config.mounts.map((m, i) => resolveMount(m, `mounts[${i}]`));
+    const policy = NetworkPolicy.fromConfig({
+      rules: config.permissions?.network,
+      allow: config.network?.allow,
+      loopbackExemptPorts: config.loopbackExemptPorts,
+    });
+    const ports = new GuestPorts();
+    const env = { ...baseEnvironment(), ...config.env };
+    const kernel = createKernel({
+      filesystem: withByteQuota(createInMemoryFileSystem(), limits.maxFilesystemBytes),
+      // The kernel's hook sees host names only; exact host:port decisions
+      // are made by the policy adapter every external connection goes through.
+      permissions: {
+        ...allowAllFs,
+        ...allowAllChildProcess,
+        ...allowAllEnv,
+        network: (request: NetworkAccessRequest) =>
+          request.hostname === undefined ? { allow: true } : policy.decide(asOp(request.op), request.hostname),
+      },
+      hostNetworkAdapter: createPolicyNetworkAdapter(createNodeHostNetworkAdapter(), policy, ports),
+      env,
+      cwd: HOME,
+      maxProcesses: limits.maxProcesses,
+      mounts,
+    });
+    const runTime = new RunTimeLimit(kernel, limits.cpuTimeMs);
+    try {
+      await kernel.mount(createWasmVmRuntime({ commandDirs: software.commandDirs, permissions: software.permissions }));
+      await kernel.mount(
+        withScriptPathsFromCwd(
+          createNodeRuntime({
+            memoryLimit: limits.memoryMib,
+            moduleAccessCwd: config.moduleAccessCwd || NO_HOST_MODULES,
+          }),
+        ),
+      );
+      // After the runtimes are mounted the kernel's POSIX directories exist.
+      await kernelVfs(kernel).mkdir(HOME, { recursive: true });
+    } catch (error) {
+      await kernel.dispose().catch(() => {});
+      throw new RpcError("INTERNAL", `cannot boot the VM: ${(error as Error).message}`, { cause: error });
+    }
+    runTime.start();
+    return new Vm(id, limits, env, kernel, ports, runTime);
+  }
+
+  fetch(request: GuestRequest): Promise<GuestResponse> {
+    return fetchFromGuest(this.ports, request, {
+      timeoutMs: this.limits.execTimeoutMs,
+      maxBodyBytes: this.limits.maxOutputBytes,
+    });
+  }
+
+  /** Every process in the kernel, whatever started it. */
+  allProcesses() {
+    return [...this.kernel.processes.values()];
+  }
+
+  /** Ends every process and shell, then the kernel. Idempotent. */
+  dispose(): Promise<void> {
+    this.disposed ??= (async () => {
+      this.runTime.stop();
+      this.shells.closeAll();
+      this.processes.killAll();
+      await this.kernel.dispose().catch(() => {});
+    })();
+    return this.disposed;
+  }
+}
+
+function asOp(op: NetworkAccessRequest["op"]): "connect" | "listen" | "dns" {
+  if (op === "listen") return "listen";
+  if (op === "dns") return "dns";
+  return "connect";
+}
