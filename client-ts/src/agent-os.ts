@@ -25,6 +25,8 @@ import type {
 } from "./types.js";
 
 const encoder = new TextEncoder();
+/** Decoded bytes are views into the frame they arrived in; callers get their own copy. */
+const owned = (data: Uint8Array): Uint8Array => new Uint8Array(data);
 const bytes = (data: string | Uint8Array): Uint8Array => (typeof data === "string" ? encoder.encode(data) : data);
 
 /**
@@ -88,7 +90,7 @@ export class AgentOs {
   // ── Filesystem ─────────────────────────────────────────────────────────
 
   async readFile(path: string): Promise<Uint8Array> {
-    return (await this.rpc.readFile({ vmId: this.vmId, path })).content;
+    return owned((await this.rpc.readFile({ vmId: this.vmId, path })).content);
   }
 
   async writeFile(path: string, content: string | Uint8Array): Promise<void> {
@@ -101,7 +103,7 @@ export class AgentOs {
     return results.map((r) =>
       r.error && r.content === undefined
         ? { path: r.path, content: null, error: r.error.message }
-        : { path: r.path, content: r.content ?? new Uint8Array() },
+        : { path: r.path, content: owned(r.content ?? new Uint8Array()) },
     );
   }
 
@@ -196,7 +198,7 @@ export class AgentOs {
   onProcessStdout(pid: number, handler: (data: Uint8Array, info: OutputInfo) => void, options?: SubscriptionOptions): () => void {
     return this.rpc.onProcessStdout(
       { vmId: this.vmId, pid },
-      (item) => handler(item.data, { droppedBytes: item.droppedBytes }),
+      (item) => handler(owned(item.data), { droppedBytes: item.droppedBytes }),
       ended(options),
     );
   }
@@ -204,7 +206,7 @@ export class AgentOs {
   onProcessStderr(pid: number, handler: (data: Uint8Array, info: OutputInfo) => void, options?: SubscriptionOptions): () => void {
     return this.rpc.onProcessStderr(
       { vmId: this.vmId, pid },
-      (item) => handler(item.data, { droppedBytes: item.droppedBytes }),
+      (item) => handler(owned(item.data), { droppedBytes: item.droppedBytes }),
       ended(options),
     );
   }
@@ -292,7 +294,7 @@ export class AgentOs {
   onShellData(shellId: string, handler: (data: Uint8Array, info: OutputInfo) => void, options?: SubscriptionOptions): () => void {
     return this.rpc.onShellData(
       { vmId: this.vmId, shellId },
-      (item) => handler(item.data, { droppedBytes: item.droppedBytes }),
+      (item) => handler(owned(item.data), { droppedBytes: item.droppedBytes }),
       ended(options),
     );
   }

@@ -62,27 +62,13 @@ function toSoftwarePackage(entry: Exclude<SoftwareInput, SoftwareInput[]>): Soft
   }
   if ("type" in entry && entry.type === "wasm-commands") {
     const descriptor = entry as WasmCommandsDescriptor;
-    const commandPermissions: Record<string, string> = {};
-    const tiers = [
-      ["full", "full"],
-      ["readWrite", "read-write"],
-      ["readOnly", "read-only"],
-      ["isolated", "isolated"],
-    ] as const;
-    for (const [key, tier] of tiers) {
-      for (const command of descriptor.permissions?.[key] ?? []) commandPermissions[command] ??= tier;
-    }
-    return { name: descriptor.name ?? "", commandDirs: [descriptor.commandDir], commandPermissions };
+    return { name: descriptor.name ?? "", commandDirs: [descriptor.commandDir] };
   }
   const pkg = entry as CommandPackage;
   if (typeof pkg.commandDir !== "string") {
     throw new AgentOsError("INVALID_ARGUMENT", "a software entry has neither commandDir nor a known type (wasm-commands)");
   }
-  const commandPermissions: Record<string, string> = {};
-  for (const command of pkg.commands ?? []) {
-    if (command.permissionTier) commandPermissions[command.name] ??= command.permissionTier;
-  }
-  return { name: pkg.name ?? "", commandDirs: [pkg.commandDir], commandPermissions };
+  return { name: pkg.name ?? "", commandDirs: [pkg.commandDir] };
 }
 
 function toWireLimits(limits: Limits): WireLimits {

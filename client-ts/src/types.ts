@@ -4,7 +4,6 @@ import type { SidecarOptions } from "./sidecar-connection.js";
 export interface CommandPackage {
   name?: string;
   commandDir: string;
-  commands?: { name: string; permissionTier?: string }[];
 }
 
 /** A typed software descriptor (`defineSoftware` in @rivet-dev/agent-os-core). */
@@ -12,7 +11,6 @@ export interface WasmCommandsDescriptor {
   type: "wasm-commands";
   name?: string;
   commandDir: string;
-  permissions?: { full?: string[]; readWrite?: string[]; readOnly?: string[]; isolated?: string[] };
 }
 
 /** Agents and tools become available with agent sessions. */

@@ -89,7 +89,7 @@ import {
 } from "./agentos/v1/vm.js";
 
 /** Hash of the wire-relevant schema, compared in the hello. */
-export const SCHEMA_HASH = "sha256:f45296f437015f8ec146c02d3cc6b662";
+export const SCHEMA_HASH = "sha256:61b6c83edede75293767a5ed147c9e16";
 
 /** Every rpc of every service, keyed by its name in camelCase (unique across services). */
 export const methods = {

@@ -41,9 +41,9 @@ export class FrameDecoder {
     private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
   ) {}
 
-  /** Bytes held for a frame that has not fully arrived (non-zero at EOF means a truncated frame). */
+  /** Bytes of frames that have not fully arrived, prefix included (non-zero at EOF: a truncated frame). */
   get pendingBytes(): number {
-    return this.size + this.skipping;
+    return this.size + this.skipping + (this.expected >= 0 ? 4 : 0);
   }
 
   push(chunk: Uint8Array): void {

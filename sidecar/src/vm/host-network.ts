@@ -2,10 +2,11 @@ import { type HostListener, type HostNetworkAdapter, type HostSocket, KernelErro
 import type { NetworkPolicy } from "./network-policy.js";
 
 /**
- * Guest listeners are bound to an ephemeral port on the host's loopback,
- * never to the port the guest asked for: VMs cannot collide with each other
- * or with host services. This map says which host port serves which guest
- * port (for AgentOs.fetch).
+ * The ports this VM's guests listen on, and the host port serving each (for
+ * AgentOs.fetch, which only reaches this VM's own listeners). Guest
+ * listeners bind the port they ask for, on the host's loopback only: the
+ * Node runtime serves a guest's request to its own VM's listener through
+ * the host stack at that port, so the port cannot be moved elsewhere.
  */
 export class GuestPorts {
   private readonly hostPortByGuestPort = new Map<number, number>();
@@ -41,7 +42,8 @@ export function createPolicyNetworkAdapter(inner: HostNetworkAdapter, policy: Ne
     async tcpListen(host: string, port: number): Promise<HostListener> {
       const decision = policy.decide("listen", host, port);
       if (!decision.allow) deny("listen", decision.reason);
-      const listener = await inner.tcpListen("127.0.0.1", 0);
+      // Loopback only, whatever address the guest asked for.
+      const listener = await inner.tcpListen("127.0.0.1", port);
       const guestPort = port === 0 ? listener.port : port;
       ports.set(guestPort, listener.port);
       return {

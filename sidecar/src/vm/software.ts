@@ -3,30 +3,22 @@ import type { SoftwarePackage } from "@agentos/proto";
 import common from "@rivet-dev/agent-os-common";
 import { invalidArgument } from "../errors.js";
 
-type PermissionTier = "full" | "read-write" | "read-only" | "isolated";
-const TIERS: ReadonlySet<string> = new Set(["full", "read-write", "read-only", "isolated"]);
-
-interface CommandPackage {
-  commandDir: string;
-  commands?: { name: string; permissionTier?: string }[];
-}
-
-export interface ResolvedSoftware {
-  /** Searched in order: configured packages first, then the common set. */
-  commandDirs: string[];
-  permissions: Record<string, PermissionTier>;
-}
-
 /** The common POSIX command set (coreutils, sed, grep, gawk, findutils, diffutils, tar, gzip). */
-const COMMON = common as unknown as CommandPackage[];
+const COMMON_DIRS = (common as unknown as { commandDir: string }[]).map((pkg) => pkg.commandDir);
 
 /**
- * Every VM gets the common command set; configured packages are searched
- * first, so they can supply their own version of a command.
+ * Command directories, searched in order: configured packages first, so
+ * they can supply their own version of a command, then the common set every
+ * VM has.
+ *
+ * No per-command permission tiers are given to the userland driver: in
+ * @rivet-dev/agent-os-posix 0.1.0 its read-only tier refuses reads too (it
+ * takes the fd_read right for write intent), which breaks cat, ls, grep...
+ * Without tiers every command runs unrestricted inside its VM, whose
+ * kernel is the boundary (see NOTES.md).
  */
-export function resolveSoftware(packages: SoftwarePackage[]): ResolvedSoftware {
-  const commandDirs: string[] = [];
-  const permissions: Record<string, PermissionTier> = {};
+export function resolveCommandDirs(packages: SoftwarePackage[]): string[] {
+  const dirs: string[] = [];
   for (const [i, pkg] of packages.entries()) {
     const where = `software[${i}]${pkg.name ? ` (${pkg.name})` : ""}`;
     if (pkg.commandDirs.length === 0) throw invalidArgument(`${where} has no command directory`);
@@ -34,21 +26,8 @@ export function resolveSoftware(packages: SoftwarePackage[]): ResolvedSoftware {
       if (!existsSync(dir) || !statSync(dir).isDirectory()) {
         throw invalidArgument(`${where}: command directory ${dir} does not exist on the sidecar's host`);
       }
-      commandDirs.push(dir);
-    }
-    for (const [command, tier] of Object.entries(pkg.commandPermissions)) {
-      if (!TIERS.has(tier))
-        throw invalidArgument(`${where}: permission tier "${tier}" of ${command} is not one of ${[...TIERS].join(", ")}`);
-      permissions[command] ??= tier as PermissionTier;
+      dirs.push(dir);
     }
   }
-  for (const pkg of COMMON) {
-    commandDirs.push(pkg.commandDir);
-    for (const command of pkg.commands ?? []) {
-      if (command.permissionTier && TIERS.has(command.permissionTier)) {
-        permissions[command.name] ??= command.permissionTier as PermissionTier;
-      }
-    }
-  }
-  return { commandDirs, permissions };
+  return [...dirs, ...COMMON_DIRS];
 }

@@ -26,7 +26,7 @@ import { withScriptPathsFromCwd } from "./node-script-paths.js";
 import { ProcessRegistry } from "./processes.js";
 import { RunTimeLimit } from "./run-time-limit.js";
 import { ShellRegistry } from "./shells.js";
-import { resolveSoftware } from "./software.js";
+import { resolveCommandDirs } from "./software.js";
 
 /**
  * The Node runtime projects `<moduleAccessCwd>/node_modules` into the VM.
@@ -57,7 +57,7 @@ export class Vm {
 
   static async create(id: string, config: CreateVmConfig): Promise<Vm> {
     const limits = resolveLimits(config.limits);
-    const software = resolveSoftware(config.software);
+    const commandDirs = resolveCommandDirs(config.software);
     const mounts: FsMount[] = config.mounts.map((m, i) => resolveMount(m, `mounts[${i}]`));
     const policy = NetworkPolicy.fromConfig({
       rules: config.permissions?.network,
@@ -85,7 +85,7 @@ export class Vm {
     });
     const runTime = new RunTimeLimit(kernel, limits.cpuTimeMs);
     try {
-      await kernel.mount(createWasmVmRuntime({ commandDirs: software.commandDirs, permissions: software.permissions }));
+      await kernel.mount(createWasmVmRuntime({ commandDirs }));
       await kernel.mount(
         withScriptPathsFromCwd(
           createNodeRuntime({
@@ -95,7 +95,11 @@ export class Vm {
         ),
       );
       // After the runtimes are mounted the kernel's POSIX directories exist.
-      await kernelVfs(kernel).mkdir(HOME, { recursive: true });
+      const home = env.HOME || HOME;
+      await kernelVfs(kernel).mkdir(home, { recursive: true });
+      // The interactive WebAssembly shell loops forever on warnings when its
+      // history file is missing (@rivet-dev/agent-os-posix 0.1.0); give it one.
+      await kernelVfs(kernel).writeFile(`${home === "/" ? "" : home}/.brush_history`, new Uint8Array());
     } catch (error) {
       await kernel.dispose().catch(() => {});
       throw new RpcError("INTERNAL", `cannot boot the VM: ${(error as Error).message}`, { cause: error });

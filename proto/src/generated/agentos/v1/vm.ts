@@ -86,16 +86,6 @@ export interface SoftwarePackage {
   name: string;
   /** Host folders holding the command binaries, searched in order. */
   commandDirs: string[];
-  /**
-   * Command name → permission tier ("full", "read-write", "read-only",
-   * "isolated").
-   */
-  commandPermissions: { [key: string]: string };
-}
-
-export interface SoftwarePackage_CommandPermissionsEntry {
-  key: string;
-  value: string;
 }
 
 /**
@@ -772,7 +762,7 @@ export const CreateVmConfig_EnvEntry: MessageFns<CreateVmConfig_EnvEntry> = {
 };
 
 function createBaseSoftwarePackage(): SoftwarePackage {
-  return { name: "", commandDirs: [], commandPermissions: {} };
+  return { name: "", commandDirs: [] };
 }
 
 export const SoftwarePackage: MessageFns<SoftwarePackage> = {
@@ -783,9 +773,6 @@ export const SoftwarePackage: MessageFns<SoftwarePackage> = {
     for (const v of message.commandDirs) {
       writer.uint32(18).string(v!);
     }
-    globalThis.Object.entries(message.commandPermissions).forEach(([key, value]: [string, string]) => {
-      SoftwarePackage_CommandPermissionsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
-    });
     return writer;
   },
 
@@ -818,17 +805,6 @@ export const SoftwarePackage: MessageFns<SoftwarePackage> = {
             message.commandDirs.push(reader.string());
             continue;
           }
-          case 3: {
-            if (tag !== 26) {
-              break;
-            }
-
-            const entry3 = SoftwarePackage_CommandPermissionsEntry.decode(reader, reader.uint32());
-            if (entry3.value !== undefined) {
-              message.commandPermissions[entry3.key] = entry3.value;
-            }
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -848,80 +824,6 @@ export const SoftwarePackage: MessageFns<SoftwarePackage> = {
     const message = createBaseSoftwarePackage();
     message.name = object.name ?? "";
     message.commandDirs = object.commandDirs?.map((e) => e) || [];
-    message.commandPermissions = (globalThis.Object.entries(object.commandPermissions ?? {}) as [string, string][])
-      .reduce((acc: { [key: string]: string }, [key, value]: [string, string]) => {
-        if (value !== undefined) {
-          acc[key] = globalThis.String(value);
-        }
-        return acc;
-      }, {});
-    return message;
-  },
-};
-
-function createBaseSoftwarePackage_CommandPermissionsEntry(): SoftwarePackage_CommandPermissionsEntry {
-  return { key: "", value: "" };
-}
-
-export const SoftwarePackage_CommandPermissionsEntry: MessageFns<SoftwarePackage_CommandPermissionsEntry> = {
-  encode(message: SoftwarePackage_CommandPermissionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): SoftwarePackage_CommandPermissionsEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseSoftwarePackage_CommandPermissionsEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  create(base?: DeepPartial<SoftwarePackage_CommandPermissionsEntry>): SoftwarePackage_CommandPermissionsEntry {
-    return SoftwarePackage_CommandPermissionsEntry.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<SoftwarePackage_CommandPermissionsEntry>): SoftwarePackage_CommandPermissionsEntry {
-    const message = createBaseSoftwarePackage_CommandPermissionsEntry();
-    message.key = object.key ?? "";
-    message.value = object.value ?? "";
     return message;
   },
 };
