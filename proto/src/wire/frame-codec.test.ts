@@ -47,6 +47,9 @@ describe("FrameDecoder", () => {
     decoder.push(Buffer.concat([garbage, empty, encodeFrame(request(9))]));
     expect(faults.map((f) => f.kind)).toEqual(["undecodable", "empty"]);
     expect(frames).toHaveLength(1);
+    // An empty frame as the very last bytes (nothing buffered behind it).
+    decoder.push(empty);
+    expect(faults.map((f) => f.kind)).toEqual(["undecodable", "empty", "empty"]);
   });
 
   it("counts the bytes of a frame cut short", () => {

@@ -96,6 +96,7 @@ export class FrameDecoder {
 
   /** Removes and returns the first n bytes (n <= size). */
   private take(n: number): Uint8Array {
+    if (n === 0) return new Uint8Array(0);
     const first = this.chunks[0];
     if (first.length >= n) {
       if (first.length === n) this.chunks.shift();
