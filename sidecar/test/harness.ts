@@ -12,7 +12,13 @@ import {
 import { type Sidecar, serve } from "../src/server.js";
 import { SIDECAR_VERSION } from "../src/version.js";
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+type DeepPartial<T> = T extends Uint8Array
+  ? T
+  : T extends (infer U)[]
+    ? DeepPartial<U>[]
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T;
 
 /** An in-process sidecar and a client peer talking to it over streams, as over stdio. */
 export class TestSidecar {
