@@ -22,6 +22,7 @@ export interface SidecarOptions {
   dedicated?: boolean;
   /** The sidecar command. Default: this Node running @agentos/sidecar. */
   command?: string;
+  /** Arguments of the sidecar (e.g. ["--max-frame-bytes", "67108864"]), or of `command` when given. */
   args?: string[];
   /** Where the sidecar's own diagnostics go. Default "inherit" (this process's stderr). */
   stderr?: "inherit" | "ignore";
@@ -48,9 +49,11 @@ export class SidecarConnection implements Caller {
   private constructor(
     private readonly child: ChildProcess,
     private readonly writer: FrameWriter,
+    maxFrameBytes: number,
   ) {
     this.peer = new RpcPeer({
       role: "client",
+      maxFrameBytes,
       transport: writer,
       dispatcher: createClientDispatcher({ clientService: { ping: (request) => ({ nonce: request.nonce }) } }),
       errorFromInfo: AgentOsError.fromInfo,
@@ -76,7 +79,7 @@ export class SidecarConnection implements Caller {
     const command = options.command ?? process.execPath;
     const args = options.command
       ? (options.args ?? [])
-      : [...(options.args ?? []), createRequire(import.meta.url).resolve("@agentos/sidecar/main")];
+      : [createRequire(import.meta.url).resolve("@agentos/sidecar/main"), ...(options.args ?? [])];
     const child = spawn(command, args, { stdio: ["pipe", "pipe", options.stderr ?? "inherit"] });
     return new Promise<SidecarConnection>((resolve, reject) => {
       const stdin = child.stdin;
@@ -112,7 +115,9 @@ export class SidecarConnection implements Caller {
           if (kind?.$case === "helloAccepted") {
             settled = true;
             clearTimeout(timer);
-            connection = new SidecarConnection(child, writer);
+            // Both directions use the limit the sidecar announced.
+            decoder.maxFrameBytes = kind.value.maxFrameBytes;
+            connection = new SidecarConnection(child, writer, kind.value.maxFrameBytes);
             resolve(connection);
           } else if (kind?.$case === "helloRejected") {
             fail(new AgentOsError("VERSION_MISMATCH", kind.value.message));

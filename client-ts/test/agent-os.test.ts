@@ -71,6 +71,22 @@ describe("AgentOs", () => {
     ).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/function/) });
   });
 
+  it("refuses a call that would not fit in one frame, at once, and keeps working", async () => {
+    const started = Date.now();
+    await expect(vm.writeFile("/tmp/huge", new Uint8Array(17 * 1024 * 1024))).rejects.toMatchObject({
+      code: "RESOURCE_EXHAUSTED",
+      limit: "max_frame_bytes",
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    await vm.exec("head -c 17000000 /dev/zero > /tmp/huge");
+    await expect(vm.readFile("/tmp/huge")).rejects.toMatchObject({
+      code: "RESOURCE_EXHAUSTED",
+      message: expect.stringMatching(/larger --max-frame-bytes/),
+    });
+    expect((await vm.stat("/tmp/huge")).size).toBe(17_000_000);
+    await vm.delete("/tmp/huge");
+  });
+
   it("spawns processes and streams their output", async () => {
     const { pid } = await vm.spawn("node", ["-e", "process.stdin.on('data', d => process.stdout.write(String(d).toUpperCase()))"]);
     const out: string[] = [];

@@ -68,6 +68,14 @@ describe("sidecar lifecycle", () => {
     await shared.dispose();
   });
 
+  it("passes sidecar arguments through (a larger frame limit)", async () => {
+    const vm = await AgentOs.create({ sidecar: { dedicated: true, args: ["--max-frame-bytes", String(32 * 1024 * 1024)] } });
+    const content = new Uint8Array(20 * 1024 * 1024).fill(7);
+    await vm.writeFile("/tmp/twenty", content);
+    expect((await vm.readFile("/tmp/twenty")).length).toBe(content.length);
+    await vm.dispose();
+  });
+
   it("rejects pending calls at once when the sidecar dies, and recovers with a new one", async () => {
     const vm = await AgentOs.create({ sidecar: { dedicated: true } });
     const pending = vm.exec("sleep 30");

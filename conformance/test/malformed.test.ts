@@ -64,6 +64,13 @@ describe("malformed frames", () => {
     expect(rssKiB(sidecar.pid) - before).toBeLessThan(96 * 1024);
   });
 
+  it("an answer too large for one frame is refused with RESOURCE_EXHAUSTED, not sent", async () => {
+    await sidecar.call(methods.exec, { vmId, command: "head -c 17000000 /dev/zero > /tmp/huge" });
+    await expect(sidecar.call(methods.readFile, { vmId, path: "/tmp/huge" })).rejects.toMatchObject({ code: "RESOURCE_EXHAUSTED" });
+    await sidecar.call(methods.delete, { vmId, path: "/tmp/huge" });
+    await stillServes();
+  });
+
   it("a frame of the wrong kind", async () => {
     sidecar.sendFrame({ kind: { $case: "helloAccepted", value: { version: "x", schemaHash: "y", maxFrameBytes: 1 } } });
     expect((await sidecar.protocolError()).code).toBe(ErrorCode.PROTOCOL_ERROR);

@@ -122,7 +122,11 @@ describe("ProcessService", () => {
     });
     await expect(sidecar.call(methods.closeProcessStdin, { vmId, pid: 999_999 })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(sidecar.call(methods.waitProcess, { vmId, pid: 999_999 })).rejects.toMatchObject({ code: "NOT_FOUND" });
-    const pidStreams = [methods.onProcessStdout, methods.onProcessStderr, methods.onProcessExit] as MethodDescriptor<{ vmId: string; pid: number }, unknown, "server_streaming">[];
+    const pidStreams = [methods.onProcessStdout, methods.onProcessStderr, methods.onProcessExit] as MethodDescriptor<
+      { vmId: string; pid: number },
+      unknown,
+      "server_streaming"
+    >[];
     for (const method of pidStreams) {
       await expect(sidecar.stream(method, { vmId, pid: 999_999 }).done).rejects.toMatchObject({ code: "NOT_FOUND" });
     }
@@ -139,10 +143,18 @@ describe("ProcessService", () => {
     const { pid: second } = await sidecar.call(methods.spawn, { vmId, command: "sleep", args: ["30"] });
     await sidecar.call(methods.killProcess, { vmId, pid: second });
     expect((await sidecar.call(methods.waitProcess, { vmId, pid: second })).exitCode).not.toBe(0);
-    for (const method of [methods.listProcesses, methods.allProcesses, methods.processTree] as MethodDescriptor<{ vmId: string }, unknown, "unary">[]) {
+    for (const method of [methods.listProcesses, methods.allProcesses, methods.processTree] as MethodDescriptor<
+      { vmId: string },
+      unknown,
+      "unary"
+    >[]) {
       await expect(sidecar.call(method, { vmId: "vm-unknown" })).rejects.toMatchObject({ code: "NOT_FOUND" });
     }
-    for (const method of [methods.getProcess, methods.stopProcess, methods.killProcess] as MethodDescriptor<{ vmId: string; pid: number }, unknown, "unary">[]) {
+    for (const method of [methods.getProcess, methods.stopProcess, methods.killProcess] as MethodDescriptor<
+      { vmId: string; pid: number },
+      unknown,
+      "unary"
+    >[]) {
       await expect(sidecar.call(method, { vmId, pid: 999_999 })).rejects.toMatchObject({ code: "NOT_FOUND" });
     }
   });

@@ -38,7 +38,8 @@ export class FrameDecoder {
 
   constructor(
     private readonly handlers: FrameDecoderHandlers,
-    private readonly maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
+    /** The largest frame accepted; may be changed between frames. */
+    public maxFrameBytes = DEFAULT_MAX_FRAME_BYTES,
   ) {}
 
   /** Bytes of frames that have not fully arrived, prefix included (non-zero at EOF: a truncated frame). */

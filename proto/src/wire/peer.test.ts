@@ -198,4 +198,42 @@ describe("RpcPeer", () => {
     client.handleFrame({ kind: { $case: "response", value: { id: 42, result: { $case: "payload", value: new Uint8Array() } } } });
     expect(sent[0].kind?.$case).toBe("protocolError");
   });
+
+  it("never sends a frame larger than the other side reads", async () => {
+    const sent: Frame[] = [];
+    const big = unaryEntry(methods.readFile, () => ({ content: new Uint8Array(8 * 1024) }));
+    const bigStream = streamEntry(methods.onProcessStdout, async (_r, stream) => {
+      stream.send({ data: new Uint8Array(8 * 1024), droppedBytes: 0 });
+    });
+    const transport = { send: (f: Frame) => sent.push(f), congested: false, onDrain: () => {} };
+    const client = new RpcPeer({ role: "client", transport, dispatcher: new Map(), maxFrameBytes: 4096 });
+    await expect(client.call(methods.writeFile, { vmId: "v", path: "/a", content: new Uint8Array(8 * 1024) })).rejects.toMatchObject({
+      code: "RESOURCE_EXHAUSTED",
+      limit: "max_frame_bytes",
+    });
+    expect(sent).toEqual([]);
+    const sidecar = new RpcPeer({
+      role: "sidecar",
+      transport,
+      maxFrameBytes: 4096,
+      dispatcher: new Map([
+        [methods.readFile.fullName, big],
+        [methods.onProcessStdout.fullName, bigStream],
+      ]),
+    });
+    sidecar.handleFrame({ kind: { $case: "request", value: { id: 1, method: methods.readFile.fullName, payload: new Uint8Array() } } });
+    sidecar.handleFrame({
+      kind: { $case: "request", value: { id: 2, method: methods.onProcessStdout.fullName, payload: new Uint8Array() } },
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    const answers = sent.map((f) =>
+      f.kind?.$case === "response" && f.kind.value.result?.$case === "error"
+        ? [f.kind.value.id, f.kind.value.result.value.code]
+        : f.kind?.$case,
+    );
+    expect(answers).toEqual([
+      [1, ErrorCode.RESOURCE_EXHAUSTED],
+      [2, ErrorCode.RESOURCE_EXHAUSTED],
+    ]);
+  });
 });

@@ -1,5 +1,6 @@
 import { ErrorCode, type ErrorInfo } from "../generated/agentos/v1/error.js";
 import { type Frame, StreamEnd } from "../generated/agentos/v1/frame.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "./frame-codec.js";
 import type { MethodDescriptor } from "./method.js";
 import { fromErrorInfo, RpcError, toErrorInfo } from "./rpc-error.js";
 
@@ -89,7 +90,12 @@ export interface RpcPeerOptions {
   maxIncoming?: number;
   /** Reports protocol errors the other side sent, and unexpected errors in handlers. */
   onDiagnostic?: (message: string) => void;
+  /** The largest frame the other side reads (default 16 MiB); nothing larger is sent. */
+  maxFrameBytes?: number;
 }
+
+/** Room left in a frame for its envelope (kind, id, method name). */
+const ENVELOPE_BYTES = 1024;
 
 type Outgoing =
   | {
@@ -123,11 +129,18 @@ export class RpcPeer implements Caller {
   private readonly sign: 1 | -1;
   private readonly maxIncoming: number;
   private readonly errorFromInfo: (info: ErrorInfo) => Error;
+  private maxPayloadBytes: number;
 
   constructor(private readonly options: RpcPeerOptions) {
     this.sign = options.role === "client" ? 1 : -1;
     this.maxIncoming = options.maxIncoming ?? 4096;
     this.errorFromInfo = options.errorFromInfo ?? fromErrorInfo;
+    this.maxPayloadBytes = (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) - ENVELOPE_BYTES;
+  }
+
+  /** Adopts the frame limit the other side announced. */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    this.maxPayloadBytes = maxFrameBytes - ENVELOPE_BYTES;
   }
 
   /** Calls and subscriptions waiting for their response. */
@@ -141,13 +154,13 @@ export class RpcPeer implements Caller {
 
   call<Req, Res>(method: MethodDescriptor<Req, Res, "unary">, request: Req, options?: CallOptions): Promise<Res> {
     if (this.closedWith) return Promise.reject(this.closedWith);
-    const id = this.allocateId();
     let payload: Uint8Array;
     try {
-      payload = method.request.encode(request).finish();
+      payload = this.encodeRequest(method, request);
     } catch (error) {
-      return Promise.reject(new RpcError("INVALID_ARGUMENT", `cannot encode ${method.name} request: ${(error as Error).message}`));
+      return Promise.reject(error);
     }
+    const id = this.allocateId();
     return new Promise<Res>((resolve, reject) => {
       const entry: Outgoing = {
         kind: "unary",
@@ -187,9 +200,12 @@ export class RpcPeer implements Caller {
     onItem: (item: Item) => void,
     onEnd?: StreamEndHandler,
   ): Unsubscribe {
-    if (this.closedWith) {
-      const error = this.closedWith;
-      queueMicrotask(() => onEnd?.(error));
+    let payload: Uint8Array;
+    try {
+      if (this.closedWith) throw this.closedWith;
+      payload = this.encodeRequest(method, request);
+    } catch (error) {
+      queueMicrotask(() => onEnd?.(error as Error));
       return () => {};
     }
     const id = this.allocateId();
@@ -201,9 +217,7 @@ export class RpcPeer implements Caller {
       unsubscribed: false,
     };
     this.outgoing.set(id, entry);
-    this.options.transport.send({
-      kind: { $case: "request", value: { id, method: method.fullName, payload: method.request.encode(request).finish() } },
-    });
+    this.options.transport.send({ kind: { $case: "request", value: { id, method: method.fullName, payload } } });
     return () => {
       if (entry.unsubscribed || !this.outgoing.has(id)) return;
       entry.unsubscribed = true;
@@ -256,6 +270,26 @@ export class RpcPeer implements Caller {
         value: { id, error: { code: ErrorCode.PROTOCOL_ERROR, errno: "", message, limit: "" } },
       },
     });
+  }
+
+  /** The encoded request, refused locally when it cannot be encoded or would not fit in a frame. */
+  private encodeRequest(method: MethodDescriptor, request: unknown): Uint8Array {
+    let payload: Uint8Array;
+    try {
+      payload = method.request.encode(request).finish();
+    } catch (error) {
+      throw new RpcError("INVALID_ARGUMENT", `cannot encode ${method.name} request: ${(error as Error).message}`);
+    }
+    if (payload.length > this.maxPayloadBytes) throw this.tooLarge(`the ${method.name} request`, payload.length);
+    return payload;
+  }
+
+  private tooLarge(what: string, size: number): RpcError {
+    return new RpcError(
+      "RESOURCE_EXHAUSTED",
+      `${what} is ${size} bytes, more than fits in one frame of ${this.maxPayloadBytes + ENVELOPE_BYTES} bytes; move it in smaller pieces or start the sidecar with a larger --max-frame-bytes (AGENTOS_MAX_FRAME_BYTES)`,
+      { limit: "max_frame_bytes" },
+    );
   }
 
   private allocateId(): number {
@@ -324,9 +358,14 @@ export class RpcPeer implements Caller {
     const stream: ServerStream<unknown> = {
       send: (item) => {
         if (controller.signal.aborted || !this.incoming.has(id)) return;
-        transport.send({
-          kind: { $case: "streamItem", value: { id, payload: entry.method.response.encode(item).finish() } },
-        });
+        const payload = entry.method.response.encode(item).finish();
+        if (payload.length > this.maxPayloadBytes) {
+          const error = this.tooLarge(`an item of the ${entry.method.name} stream`, payload.length);
+          controller.abort(error);
+          this.completeStream(id, error);
+          return;
+        }
+        transport.send({ kind: { $case: "streamItem", value: { id, payload } } });
       },
       signal: controller.signal,
       get congested() {
@@ -357,6 +396,10 @@ export class RpcPeer implements Caller {
       payload = method.response.encode(value).finish();
     } catch (encodeError) {
       this.respondError(id, new RpcError("INTERNAL", `cannot encode ${method.name} response: ${(encodeError as Error).message}`));
+      return;
+    }
+    if (payload.length > this.maxPayloadBytes) {
+      this.respondError(id, this.tooLarge(`the answer to ${method.name}`, payload.length));
       return;
     }
     this.options.transport.send({ kind: { $case: "response", value: { id, result: { $case: "payload", value: payload } } } });

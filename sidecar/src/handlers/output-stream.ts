@@ -8,11 +8,21 @@ import type { HeldOutput } from "../vm/held-output.js";
  * that the oldest bytes are dropped and counted in the next item, so a
  * guest printing forever cannot exhaust the sidecar's memory.
  */
+/** Output leaves in items of at most this size, whatever was held or queued. */
+const ITEM_BYTES = 256 * 1024;
+
 export function streamOutput(
   output: HeldOutput,
   stream: ServerStream<{ data: Uint8Array; droppedBytes: number }>,
   maxQueuedBytes: number,
 ): Promise<void> {
+  const send = (data: Uint8Array, droppedBytes: number) => {
+    let at = 0;
+    do {
+      stream.send({ data: data.subarray(at, at + ITEM_BYTES), droppedBytes: at === 0 ? droppedBytes : 0 });
+      at += ITEM_BYTES;
+    } while (at < data.length);
+  };
   return new Promise<void>((resolve) => {
     let queue: Uint8Array[] = [];
     let queued = 0;
@@ -22,7 +32,7 @@ export function streamOutput(
     const flush = () => {
       waitingForDrain = false;
       if (queued === 0 && dropped === 0) return;
-      stream.send({ data: Buffer.concat(queue), droppedBytes: dropped });
+      send(Buffer.concat(queue), dropped);
       queue = [];
       queued = 0;
       dropped = 0;
@@ -31,7 +41,7 @@ export function streamOutput(
     const listener = (data: Uint8Array, droppedBefore: number) => {
       dropped += droppedBefore;
       if (!waitingForDrain && !stream.congested) {
-        stream.send({ data, droppedBytes: dropped });
+        send(data, dropped);
         dropped = 0;
         return;
       }

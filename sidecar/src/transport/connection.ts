@@ -45,6 +45,7 @@ export class SidecarConnection {
       dispatcher: options.dispatcher,
       transport: this.writer,
       onDiagnostic: options.log,
+      maxFrameBytes,
     });
     this.decoder = new FrameDecoder(
       {
