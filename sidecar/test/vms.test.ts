@@ -62,6 +62,24 @@ describe("VM lifecycle", () => {
     await expect(sidecar.call(methods.dispose, { vmId: "vm-nope" })).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
+  it("ends every process, shell, stream and waiter of a VM when it is disposed", async () => {
+    const vmId = await sidecar.createVm();
+    const { pid } = await sidecar.call(methods.spawn, { vmId, command: "node", args: ["-e", "setInterval(() => console.log('t'), 100)"] });
+    const { shellId } = await sidecar.call(methods.openShell, { vmId });
+    const out = sidecar.collect(methods.onProcessStdout, { vmId, pid });
+    const exit = sidecar.collect(methods.onProcessExit, { vmId, pid });
+    const shell = sidecar.collect(methods.onShellData, { vmId, shellId });
+    const wait = sidecar.call(methods.waitProcess, { vmId, pid });
+    const exec = sidecar.exec(vmId, "sleep 30");
+    await new Promise((r) => setTimeout(r, 500));
+    await sidecar.call(methods.dispose, { vmId });
+    expect((await out).length).toBeGreaterThan(0);
+    expect((await exit).map((e) => e.exitCode)).toEqual([137]);
+    await shell;
+    expect((await wait).exitCode).toBe(137);
+    expect((await exec).exitCode).not.toBe(0);
+  });
+
   it("refuses bad configuration with typed errors and keeps serving", async () => {
     await expect(sidecar.createVm({ limits: { cpuTimeMs: 0 } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(sidecar.createVm({ limits: { maxOpenFiles: 5 } })).rejects.toMatchObject({
