@@ -25,6 +25,15 @@ describe("limits fire, and only the process they bound ends", () => {
     expect(await sidecar.call(methods.waitProcess, { vmId, pid })).toEqual({ exitCode: 124, limit: "cpu_time_ms" });
   });
 
+  it("lets an exec (and what it starts) run to its own time limit, past cpuTimeMs", async () => {
+    const vmId = await sidecar.createVm({ limits: { cpuTimeMs: 1000 } });
+    const result = await sidecar.exec(vmId, "sleep 2 && node -e 'setTimeout(() => console.log(\"done\"), 1200)'");
+    expect(result).toMatchObject({ exitCode: 0, stdout: "done\n" });
+    // What exec leaves running is bounded by cpuTimeMs again.
+    const { pid } = await sidecar.call(methods.spawn, { vmId, command: "sleep", args: ["30"] });
+    expect(await sidecar.call(methods.waitProcess, { vmId, pid })).toEqual({ exitCode: 124, limit: "cpu_time_ms" });
+  });
+
   it("bounds exec by limits.execTimeoutMs and by the call's timeout, killing the whole tree", async () => {
     const vmId = await sidecar.createVm({ limits: { execTimeoutMs: 1500 } });
     await expect(sidecar.exec(vmId, "node -e 'for (;;) {}'")).rejects.toMatchObject({

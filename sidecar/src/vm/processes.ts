@@ -147,6 +147,7 @@ export class ProcessRegistry {
     if (options.stdin && options.stdin.length > 0) handle.writeStdin(options.stdin);
     handle.closeStdin();
     const timeoutMs = options.timeoutMs ?? this.limits.execTimeoutMs;
+    const releaseTree = this.runTime.exemptTree(handle.pid);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -157,6 +158,7 @@ export class ProcessRegistry {
       exitCode = await handle.wait();
     } finally {
       clearTimeout(timer);
+      releaseTree();
     }
     if (timedOut) {
       const fromOption = options.timeoutMs !== undefined;
@@ -166,7 +168,6 @@ export class ProcessRegistry {
         { errno: "ETIMEDOUT", limit: fromOption ? undefined : LIMIT_NAMES.execTimeoutMs },
       );
     }
-    if (this.runTime.takeFired(handle.pid)) exitCode = TIME_LIMIT_EXIT_CODE;
     return {
       exitCode,
       stdout: out.text(),
