@@ -56,7 +56,6 @@ export class AgentOs {
   static async create(options: AgentOsOptions = {}): Promise<AgentOs> {
     const config = toCreateVmConfig(options);
     const connection = await SidecarConnection.acquire(options.sidecar);
-    connection.retain();
     try {
       const { vmId, limits } = await connection.forwarders.create({ config });
       return new AgentOs(connection, vmId, {

@@ -31,7 +31,9 @@ export interface SidecarOptions {
 /** How long a starting sidecar has to answer the hello. */
 const HELLO_TIMEOUT_MS = 30_000;
 
+/** The process-wide sidecar: starting (`shared`), then started (`sharedConnection`). */
 let shared: Promise<SidecarConnection> | undefined;
+let sharedConnection: SidecarConnection | undefined;
 
 /**
  * One sidecar process and the wire to it. Shared by every VM of this
@@ -63,14 +65,34 @@ export class SidecarConnection implements Caller {
     this.idle();
   }
 
-  /** The shared sidecar (started on first use), or a dedicated one. */
-  static acquire(options: SidecarOptions = {}): Promise<SidecarConnection> {
-    if (options.dedicated || options.command) return SidecarConnection.start(options);
+  /**
+   * A sidecar for one more VM: the shared one (started on first use) or a
+   * dedicated one. The VM's reference is taken in the same step, so a
+   * sidecar that is closing is never handed out.
+   */
+  static async acquire(options: SidecarOptions = {}): Promise<SidecarConnection> {
+    for (;;) {
+      const connection = await (options.dedicated || options.command
+        ? SidecarConnection.start(options)
+        : SidecarConnection.shared(options));
+      if (!connection.usable) continue;
+      connection.vms++;
+      return connection;
+    }
+  }
+
+  private static shared(options: SidecarOptions): Promise<SidecarConnection> {
     if (!shared) {
-      shared = SidecarConnection.start(options);
-      shared.catch(() => {
-        shared = undefined;
-      });
+      const starting = SidecarConnection.start(options);
+      shared = starting;
+      starting.then(
+        (connection) => {
+          if (shared === starting) sharedConnection = connection;
+        },
+        () => {
+          if (shared === starting) shared = undefined;
+        },
+      );
     }
     return shared;
   }
@@ -147,24 +169,12 @@ export class SidecarConnection implements Caller {
     return !this.exited && !this.closing;
   }
 
-  /** A VM now lives in this sidecar. */
-  retain(): void {
-    this.vms++;
-  }
-
   /** A VM of this sidecar was disposed; the last one lets the sidecar exit. */
   release(): void {
     this.vms = Math.max(0, this.vms - 1);
     if (this.vms > 0 || this.closing) return;
     this.closing = true;
-    if (shared) {
-      shared.then(
-        (current) => {
-          if (current === this) shared = undefined;
-        },
-        () => {},
-      );
-    }
+    this.forgetIfShared();
     this.writer.end();
   }
 
@@ -197,14 +207,14 @@ export class SidecarConnection implements Caller {
           : `the agentOS sidecar exited unexpectedly (${how}); its VMs are gone, create new ones with AgentOs.create()`,
       ),
     );
-    if (shared) {
-      shared.then(
-        (current) => {
-          if (current === this) shared = undefined;
-        },
-        () => {},
-      );
-    }
+    this.forgetIfShared();
+  }
+
+  /** A closing or dead sidecar is never handed to a new VM. */
+  private forgetIfShared(): void {
+    if (sharedConnection !== this) return;
+    sharedConnection = undefined;
+    shared = undefined;
   }
 
   // The pipes keep this process alive only while calls or subscriptions are

@@ -82,7 +82,7 @@ function recordingConnection(calls: string[]) {
       },
     },
   );
-  return { forwarders, usable: true, retain() {}, release() {} } as unknown as SidecarConnection;
+  return { forwarders, usable: true, release() {} } as unknown as SidecarConnection;
 }
 
 afterEach(() => vi.restoreAllMocks());

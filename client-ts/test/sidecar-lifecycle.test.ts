@@ -58,6 +58,31 @@ describe("sidecar lifecycle", () => {
     await c.dispose();
   });
 
+  it("keeps a sidecar for a VM created while another is being disposed, and never hands out a closing one", async () => {
+    const first = await AgentOs.create();
+    const pid = sidecarPid(first);
+    const disposing = first.dispose();
+    const joined = await AgentOs.create();
+    await disposing;
+    expect(sidecarPid(joined)).toBe(pid);
+    expect((await joined.exec("echo joined")).stdout).toBe("joined\n");
+    // The last VM is gone: the sidecar is closing, though it may not have exited yet.
+    await joined.dispose();
+    const next = await AgentOs.create();
+    expect(sidecarPid(next)).not.toBe(pid);
+    expect((await next.exec("echo fine")).stdout).toBe("fine\n");
+    await next.dispose();
+  });
+
+  it("creates a VM while the last one is disposed concurrently", async () => {
+    for (let i = 0; i < 5; i++) {
+      const last = await AgentOs.create();
+      const [, created] = await Promise.all([last.dispose(), AgentOs.create()]);
+      expect((await created.exec("echo ok")).stdout).toBe("ok\n");
+      await created.dispose();
+    }
+  });
+
   it("gives a VM its own sidecar on request", async () => {
     const shared = await AgentOs.create();
     const dedicated = await AgentOs.create({ sidecar: { dedicated: true } });
