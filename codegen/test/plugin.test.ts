@@ -55,7 +55,9 @@ describe("protoc-gen-agentos", () => {
   });
 
   it("refuses client-streaming rpcs, which the wire does not carry", () => {
-    expect(() => generate(`message A { string x = 1; }\nservice S { rpc Up(stream A) returns (A); }`)).toThrow(/unary and server-streaming calls only/);
+    expect(() => generate(`message A { string x = 1; }\nservice S { rpc Up(stream A) returns (A); }`)).toThrow(
+      /unary and server-streaming calls only/,
+    );
   });
 
   it("hashes what the wire sees: comments do not change the hash, fields do", () => {

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { expect, it } from "vitest";
 import { quickstart } from "../src/main.js";
 
@@ -21,7 +21,7 @@ it("runs as a program, the way the README's first command runs it", async () => 
   const tsx = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
   const { stdout } = await promisify(execFile)(tsx, [main], { timeout: 60_000 });
   expect(stdout).toContain("pipeline -> BANANA, APPLE");
-  expect(stdout).toContain("report.json -> {\"sum\":10,\"words\":[\"alpha\",\"beta\",\"gamma\"]}");
+  expect(stdout).toContain('report.json -> {"sum":10,"words":["alpha","beta","gamma"]}');
   expect(stdout).toMatch(/process \d+ exited with 0/);
   expect(stdout.trim().endsWith("VM disposed")).toBe(true);
 });
