@@ -220,16 +220,28 @@ export class SidecarConnection implements Caller {
   // The pipes keep this process alive only while calls or subscriptions are
   // pending: a program that forgets dispose() can still exit, and the
   // sidecar then sees EOF and cleans up.
+  // Unreferencing waits for the next turn of the event loop, so back-to-back
+  // calls (the common await-one-then-the-next) do not toggle the handles.
+  private referenced = true;
+  private unrefScheduled = false;
+
   private busier(): void {
-    if (this.busy++ === 0) this.setRef(true);
+    this.busy++;
+    if (!this.referenced) this.setRef(true);
   }
 
   private idle(): void {
     if (this.busy > 0) this.busy--;
-    if (this.busy === 0) this.setRef(false);
+    if (this.busy > 0 || this.unrefScheduled || !this.referenced) return;
+    this.unrefScheduled = true;
+    setImmediate(() => {
+      this.unrefScheduled = false;
+      if (this.busy === 0) this.setRef(false);
+    });
   }
 
   private setRef(ref: boolean): void {
+    this.referenced = ref;
     for (const handle of [this.child, this.child.stdout, this.child.stdin] as { ref?(): void; unref?(): void }[]) {
       if (ref) handle?.ref?.();
       else handle?.unref?.();

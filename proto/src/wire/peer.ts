@@ -124,7 +124,8 @@ const STREAM_END_BYTES = StreamEnd.encode({}).finish();
 export class RpcPeer implements Caller {
   private nextId = 1;
   private readonly outgoing = new Map<number, Outgoing>();
-  private readonly incoming = new Map<number, AbortController>();
+  /** Requests being served; the AbortController exists once somebody needs its signal. */
+  private readonly incoming = new Map<number, LazyAbort>();
   private closedWith: Error | undefined;
   private readonly sign: 1 | -1;
   private readonly maxIncoming: number;
@@ -333,9 +334,14 @@ export class RpcPeer implements Caller {
       this.respondError(id, new RpcError("INVALID_ARGUMENT", `payload of ${methodName} does not decode: ${(error as Error).message}`));
       return;
     }
-    const controller = new AbortController();
+    const controller = new LazyAbort();
     this.incoming.set(id, controller);
-    const context: CallContext = { signal: controller.signal, peer: this };
+    const context: CallContext = {
+      get signal() {
+        return controller.signal;
+      },
+      peer: this,
+    };
     if (entry.kind === "unary") {
       let result: unknown;
       try {
@@ -357,7 +363,7 @@ export class RpcPeer implements Caller {
     const transport = this.options.transport;
     const stream: ServerStream<unknown> = {
       send: (item) => {
-        if (controller.signal.aborted || !this.incoming.has(id)) return;
+        if (controller.aborted || !this.incoming.has(id)) return;
         const payload = entry.method.response.encode(item).finish();
         if (payload.length > this.maxPayloadBytes) {
           const error = this.tooLarge(`an item of the ${entry.method.name} stream`, payload.length);
@@ -367,7 +373,9 @@ export class RpcPeer implements Caller {
         }
         transport.send({ kind: { $case: "streamItem", value: { id, payload } } });
       },
-      signal: controller.signal,
+      get signal() {
+        return controller.signal;
+      },
       get congested() {
         return transport.congested;
       },
@@ -490,5 +498,30 @@ export class RpcPeer implements Caller {
     // A subscriber that unsubscribed asked for the end; it is not an error to it.
     if (entry.unsubscribed) onEnd?.();
     else onEnd?.(error);
+  }
+}
+
+/**
+ * An AbortController made only when its signal is first asked for: most
+ * unary handlers never look at it, and the hot path should not pay for one.
+ */
+class LazyAbort {
+  private controller: AbortController | undefined;
+  private reason: unknown;
+  aborted = false;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
   }
 }
