@@ -45,7 +45,6 @@ export class Vm {
   private constructor(
     readonly id: string,
     readonly limits: ResolvedLimits,
-    readonly env: Record<string, string>,
     private readonly kernel: Kernel,
     private readonly ports: GuestPorts,
     private readonly runTime: RunTimeLimit,
@@ -105,7 +104,7 @@ export class Vm {
       throw new RpcError("INTERNAL", `cannot boot the VM: ${(error as Error).message}`, { cause: error });
     }
     runTime.start();
-    return new Vm(id, limits, env, kernel, ports, runTime);
+    return new Vm(id, limits, kernel, ports, runTime);
   }
 
   fetch(request: GuestRequest): Promise<GuestResponse> {
