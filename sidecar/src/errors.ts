@@ -41,6 +41,8 @@ const HINT_BY_ERRNO: Record<string, string> = {
   EXDEV: "source and destination are on different mounts",
   ENOSPC: "the VM's filesystem is full (raise limits.maxFilesystemBytes)",
   EAGAIN: "a limit was reached",
+  EINVAL: "invalid argument",
+  EBUSY: "it is in use",
 };
 
 interface ErrnoLike {
@@ -63,6 +65,11 @@ export function fromGuestError(error: unknown, action: string): RpcError {
   const hint = HINT_BY_ERRNO[errno];
   const limit = errno === "ENOSPC" ? "max_filesystem_bytes" : undefined;
   return new RpcError(code, `cannot ${action}: ${hint ?? detail} (${errno})`, { errno, limit, cause: error });
+}
+
+/** A typed error for a POSIX failure the sidecar detects itself ("ENOTDIR" while creating /a/b). */
+export function posixError(errno: string, action: string): RpcError {
+  return fromGuestError(Object.assign(new Error(errno), { code: errno }), action);
 }
 
 export function invalidArgument(message: string): RpcError {

@@ -130,18 +130,13 @@ export class RpcPeer implements Caller {
   private readonly sign: 1 | -1;
   private readonly maxIncoming: number;
   private readonly errorFromInfo: (info: ErrorInfo) => Error;
-  private maxPayloadBytes: number;
+  private readonly maxPayloadBytes: number;
 
   constructor(private readonly options: RpcPeerOptions) {
     this.sign = options.role === "client" ? 1 : -1;
     this.maxIncoming = options.maxIncoming ?? 4096;
     this.errorFromInfo = options.errorFromInfo ?? fromErrorInfo;
     this.maxPayloadBytes = (options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES) - ENVELOPE_BYTES;
-  }
-
-  /** Adopts the frame limit the other side announced. */
-  setMaxFrameBytes(maxFrameBytes: number): void {
-    this.maxPayloadBytes = maxFrameBytes - ENVELOPE_BYTES;
   }
 
   /** Calls and subscriptions waiting for their response. */

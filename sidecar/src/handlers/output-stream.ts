@@ -1,6 +1,9 @@
 import type { ServerStream } from "@agentos/proto";
 import type { HeldOutput } from "../vm/held-output.js";
 
+/** Output leaves in items of at most this size, whatever was held or queued. */
+const ITEM_BYTES = 256 * 1024;
+
 /**
  * Streams a process's or shell's output to a subscriber until it ends or the
  * subscriber cancels. While the connection is congested (the client reads
@@ -8,9 +11,6 @@ import type { HeldOutput } from "../vm/held-output.js";
  * that the oldest bytes are dropped and counted in the next item, so a
  * guest printing forever cannot exhaust the sidecar's memory.
  */
-/** Output leaves in items of at most this size, whatever was held or queued. */
-const ITEM_BYTES = 256 * 1024;
-
 export function streamOutput(
   output: HeldOutput,
   stream: ServerStream<{ data: Uint8Array; droppedBytes: number }>,

@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import type { MountDescriptor } from "@agentos/proto";
 import type { Kernel, VirtualFileSystem, VirtualStat } from "@secure-exec/core";
-import { fromGuestError } from "../errors.js";
+import { fromGuestError, posixError } from "../errors.js";
 import { kernelVfs } from "./kernel-internals.js";
 import { type ResolvedMount, resolveMount } from "./mounts.js";
 import { assertGuestPath, childPath } from "./paths.js";
@@ -50,7 +50,7 @@ export class VmFilesystem {
       const stat = await this.lstatOrUndefined(at);
       if (stat?.isDirectory) continue;
       if (stat && !stat.isSymbolicLink) {
-        throw fromGuestError(Object.assign(new Error("not a directory"), { code: "ENOTDIR" }), `create directory ${path}`);
+        throw posixError("ENOTDIR", `create directory ${path}`);
       }
       if (!stat) await this.guard(`create directory ${at}`, () => this.kernel.mkdir(at));
     }
@@ -95,7 +95,7 @@ export class VmFilesystem {
     assertGuestPath(from, "from");
     assertGuestPath(to, "to");
     if (to === from || to.startsWith(`${from}/`)) {
-      throw fromGuestError(Object.assign(new Error("invalid move"), { code: "EINVAL" }), `move ${from} into itself (${to})`);
+      throw posixError("EINVAL", `move ${from} into itself (${to})`);
     }
     const stat = await this.guard(`stat ${from}`, () => this.vfs.lstat(from));
     try {
@@ -111,7 +111,7 @@ export class VmFilesystem {
 
   async delete(path: string, recursive: boolean): Promise<void> {
     assertGuestPath(path);
-    if (path === "/") throw fromGuestError(Object.assign(new Error("busy"), { code: "EBUSY" }), "delete /");
+    if (path === "/") throw posixError("EBUSY", "delete /");
     const stat = await this.guard(`stat ${path}`, () => this.vfs.lstat(path));
     if (stat.isDirectory && !stat.isSymbolicLink) {
       if (recursive) {

@@ -17,16 +17,15 @@ export interface GuestResponse {
 }
 
 /**
- * An HTTP request to a server listening inside the VM. Guest listeners are
- * bound to ephemeral host loopback ports; the guest port is looked up here.
+ * An HTTP request to a server listening inside this VM (guest listeners are
+ * bound on the host's loopback at the port they asked for).
  */
 export async function fetchFromGuest(
   ports: GuestPorts,
   request: GuestRequest,
   options: { timeoutMs: number; maxBodyBytes: number },
 ): Promise<GuestResponse> {
-  const hostPort = ports.hostPort(request.port);
-  if (hostPort === undefined) {
+  if (!ports.has(request.port)) {
     throw new RpcError("NOT_FOUND", `nothing listens on port ${request.port} inside the VM`, { errno: "ECONNREFUSED" });
   }
   if (!request.path.startsWith("/")) {
@@ -34,7 +33,7 @@ export async function fetchFromGuest(
   }
   let response: Response;
   try {
-    response = await fetch(`http://127.0.0.1:${hostPort}${request.path}`, {
+    response = await fetch(`http://127.0.0.1:${request.port}${request.path}`, {
       method: request.method || "GET",
       headers: request.headers,
       body: request.body,

@@ -2,25 +2,24 @@ import { type HostListener, type HostNetworkAdapter, type HostSocket, KernelErro
 import type { NetworkPolicy } from "./network-policy.js";
 
 /**
- * The ports this VM's guests listen on, and the host port serving each (for
- * AgentOs.fetch, which only reaches this VM's own listeners). Guest
- * listeners bind the port they ask for, on the host's loopback only: the
- * Node runtime serves a guest's request to its own VM's listener through
- * the host stack at that port, so the port cannot be moved elsewhere.
+ * The ports this VM's guests listen on (AgentOs.fetch reaches only these).
+ * Guest listeners bind the port they ask for, on the host's loopback only:
+ * the Node runtime serves a guest's request to its own VM's listener
+ * through the host stack at that port, so the port cannot be moved.
  */
 export class GuestPorts {
-  private readonly hostPortByGuestPort = new Map<number, number>();
+  private readonly listening = new Set<number>();
 
-  hostPort(guestPort: number): number | undefined {
-    return this.hostPortByGuestPort.get(guestPort);
+  has(port: number): boolean {
+    return this.listening.has(port);
   }
 
-  set(guestPort: number, hostPort: number): void {
-    this.hostPortByGuestPort.set(guestPort, hostPort);
+  add(port: number): void {
+    this.listening.add(port);
   }
 
-  delete(guestPort: number, hostPort: number): void {
-    if (this.hostPortByGuestPort.get(guestPort) === hostPort) this.hostPortByGuestPort.delete(guestPort);
+  delete(port: number): void {
+    this.listening.delete(port);
   }
 }
 
@@ -44,12 +43,11 @@ export function createPolicyNetworkAdapter(inner: HostNetworkAdapter, policy: Ne
       if (!decision.allow) deny("listen", decision.reason);
       // Loopback only, whatever address the guest asked for.
       const listener = await inner.tcpListen("127.0.0.1", port);
-      const guestPort = port === 0 ? listener.port : port;
-      ports.set(guestPort, listener.port);
+      ports.add(listener.port);
       return {
         accept: () => listener.accept(),
         close: async () => {
-          ports.delete(guestPort, listener.port);
+          ports.delete(listener.port);
           await listener.close();
         },
         get port() {
