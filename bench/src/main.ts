@@ -5,6 +5,7 @@ import { AgentOs } from "@agentos/client";
 import { paired, throughput, time } from "./measure.js";
 import { createRawVm } from "./raw.js";
 import { type Metric, printTable, type Target, writeJson } from "./report.js";
+import { benchSessions } from "./sessions.js";
 import { summarize } from "./stats.js";
 
 const ONE_MIB = new Uint8Array(1024 * 1024).fill(0x61);
@@ -158,22 +159,28 @@ try {
   await keeper.dispose();
 }
 
+// Agent sessions (Pi) on a dedicated sidecar of their own, against the same adapter as a host child process.
+const memory = await benchSessions({
+  bench,
+  single(name, rawMs, clientMs) {
+    metrics.push({ name, raw: summarize([rawMs]), client: summarize([clientMs]) });
+    iterations[name] = 1;
+    warmups[name] = 0;
+  },
+  progress,
+});
+
 const durationS = Number(((performance.now() - started) / 1000).toFixed(1));
 const cpu = cpus();
-writeJson(
-  new URL("../results/latest.json", import.meta.url),
-  metrics,
-  { ...rate, minValue: 20_000 },
-  {
-    node: process.version,
-    cpu: cpu[0]?.model ?? "unknown",
-    cores: cpu.length,
-    date: new Date().toISOString(),
-    iterations,
-    warmup: warmups,
-    duration_s: durationS,
-  },
-);
+writeJson(new URL("../results/latest.json", import.meta.url), metrics, { ...rate, minValue: 20_000 }, memory, {
+  node: process.version,
+  cpu: cpu[0]?.model ?? "unknown",
+  cores: cpu.length,
+  date: new Date().toISOString(),
+  iterations,
+  warmup: warmups,
+  duration_s: durationS,
+});
 console.log();
-printTable(metrics, { ...rate, minValue: 20_000 });
+printTable(metrics, { ...rate, minValue: 20_000 }, memory);
 console.log(`\n${process.version}, ${cpu.length} × ${cpu[0]?.model ?? "unknown"}, ${durationS} s; wrote bench/results/latest.json`);

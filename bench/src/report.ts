@@ -17,6 +17,22 @@ export interface Throughput {
   minValue: number;
 }
 
+/** Resident memory (VmRSS) of the sidecar process and of its descendants, in MiB. */
+export interface TreeMemory {
+  sidecarMiB: number;
+  childrenMiB: number;
+  totalMiB: number;
+  /** The descendants' RSS by executable name (secure-exec-v8, esbuild, ...). */
+  children?: Record<string, number>;
+}
+
+/** A dedicated sidecar with one Pi VM, before and after one idle session; `rawMiB`: that session as a host process. */
+export interface MemoryReport {
+  before: TreeMemory;
+  after: TreeMemory;
+  rawMiB: number;
+}
+
 export interface Meta {
   node: string;
   cpu: string;
@@ -44,18 +60,36 @@ function targetMet(m: Metric): boolean | undefined {
 
 const verdict = (met: boolean | undefined) => (met === undefined ? "" : met ? "met" : "MISSED");
 
-export function writeJson(file: URL, metrics: Metric[], rate: Throughput, meta: Meta): void {
+const mib = (n: number) => Number(n.toFixed(1));
+
+function treeJson(tree: TreeMemory): Record<string, unknown> {
+  const json: Record<string, unknown> = {
+    sidecar_mib: mib(tree.sidecarMiB),
+    children_mib: mib(tree.childrenMiB),
+    total_mib: mib(tree.totalMiB),
+  };
+  if (tree.children) json.children_mib_by_name = Object.fromEntries(Object.entries(tree.children).map(([k, v]) => [k, mib(v)]));
+  return json;
+}
+
+export function writeJson(file: URL, metrics: Metric[], rate: Throughput, memory: MemoryReport, meta: Meta): void {
   const results: Record<string, unknown> = {};
   for (const m of metrics) {
     results[m.name] = { p50_ms: round(m.client.p50), p95_ms: round(m.client.p95), raw_p50_ms: round(m.raw.p50), ratio: round(ratioOf(m)) };
   }
   results.requests_per_s = { value: Math.round(rate.value), raw_value: Math.round(rate.rawValue) };
+  results.rss_idle_session = {
+    before: treeJson(memory.before),
+    after: treeJson(memory.after),
+    delta_mib: mib(memory.after.totalMiB - memory.before.totalMiB),
+    raw_mib: mib(memory.rawMiB),
+  };
   results.meta = meta;
   mkdirSync(new URL(".", file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 }
 
-export function printTable(metrics: Metric[], rate: Throughput): void {
+export function printTable(metrics: Metric[], rate: Throughput, memory: MemoryReport): void {
   const ms = (n: number) => n.toFixed(n < 1 ? 4 : 1);
   const rows = [
     ["metric", "p50 ms", "p95 ms", "raw p50 ms", "ratio", "target", ""],
@@ -78,8 +112,35 @@ export function printTable(metrics: Metric[], rate: Throughput): void {
       verdict(rate.value >= rate.minValue),
     ],
   ];
+  printColumns(rows, new Set([0, 5, 6]));
+
+  const mb = (n: number) => n.toFixed(1);
+  const byName = Object.entries(memory.after.children ?? {})
+    .map(([name, value]) => `${name} ${mb(value)}`)
+    .join(", ");
+  console.log();
+  printColumns(
+    [
+      ["memory (RSS, MiB)", "sidecar", "children", "total", ""],
+      ["VM, no session", mb(memory.before.sidecarMiB), mb(memory.before.childrenMiB), mb(memory.before.totalMiB), ""],
+      [
+        "VM + one idle Pi session",
+        mb(memory.after.sidecarMiB),
+        mb(memory.after.childrenMiB),
+        mb(memory.after.totalMiB),
+        byName ? `children: ${byName}` : "",
+      ],
+    ],
+    new Set([0, 4]),
+  );
+  console.log(
+    `one idle Pi session: +${mb(memory.after.totalMiB - memory.before.totalMiB)} MiB in the sidecar's tree; ` +
+      `the same session as a host process: ${mb(memory.rawMiB)} MiB`,
+  );
+}
+
+function printColumns(rows: string[][], leftAligned: Set<number>): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const leftAligned = new Set([0, 5, 6]);
   for (const row of rows) {
     console.log(
       row

@@ -4,20 +4,35 @@ import { toCreateVmConfig } from "./create-config.js";
 import type { SidecarForwarders } from "./generated/forwarders.js";
 import { SidecarConnection } from "./sidecar-connection.js";
 import type {
+  AgentCapabilities,
+  AgentInfo,
   AgentOsOptions,
+  AgentRegistryEntry,
   BatchReadResult,
   BatchWriteEntry,
   BatchWriteResult,
+  CreateSessionOptions,
   DirEntry,
   ExecOptions,
   ExecResult,
+  GetEventsOptions,
+  JsonRpcNotification,
+  JsonRpcResponse,
   Limits,
   MountPlugin,
   OpenShellOptions,
   OutputInfo,
+  PermissionReply,
+  PermissionRequestHandler,
   ProcessInfo,
   ProcessTreeNode,
+  PromptResult,
   ReaddirRecursiveOptions,
+  SequencedEvent,
+  SessionConfigOption,
+  SessionEventHandler,
+  SessionInfo,
+  SessionModeState,
   SpawnedProcessInfo,
   SpawnOptions,
   SubscriptionOptions,
@@ -305,6 +320,139 @@ export class AgentOs {
   async closeShell(shellId: string): Promise<void> {
     await this.rpc.closeShell({ vmId: this.vmId, shellId });
   }
+
+  // ── Agent sessions (ACP) ───────────────────────────────────────────────
+
+  /** The agents this VM's software offers. */
+  async listAgents(): Promise<AgentRegistryEntry[]> {
+    return (await this.rpc.listAgents({ vmId: this.vmId })).agents;
+  }
+
+  /**
+   * Starts an agent inside the VM and an ACP session with it (initialize +
+   * session/new, OS instructions included unless skipped). Resolves once the
+   * agent is ready for prompts.
+   */
+  async createSession(agentType: string, options: CreateSessionOptions = {}): Promise<{ sessionId: string }> {
+    return this.rpc.createSession({
+      vmId: this.vmId,
+      agentType,
+      cwd: options.cwd ?? "",
+      env: options.env ?? {},
+      mcpServersJson: JSON.stringify(options.mcpServers ?? []),
+      skipOsInstructions: options.skipOsInstructions ?? false,
+      additionalInstructions: options.additionalInstructions ?? "",
+      permissionDefault: options.permissionDefault ?? "",
+      permissionTimeoutMs: options.permissionTimeoutMs,
+      promptTimeoutMs: options.promptTimeoutMs,
+    });
+  }
+
+  /**
+   * Sends a prompt and resolves when the turn ends. Updates arrive through
+   * onSessionEvent meanwhile; permission requests through onPermissionRequest.
+   */
+  async prompt(sessionId: string, text: string): Promise<PromptResult> {
+    const result = await this.rpc.prompt({ vmId: this.vmId, sessionId, text });
+    return { response: JSON.parse(result.responseJson) as JsonRpcResponse, text: result.text };
+  }
+
+  /** session/cancel: the running prompt ends with stopReason "cancelled". */
+  async cancelSession(sessionId: string): Promise<JsonRpcResponse> {
+    return response(await this.rpc.cancelSession({ vmId: this.vmId, sessionId }));
+  }
+
+  /** Ends the agent process at once; a running prompt fails with CANCELLED. */
+  async closeSession(sessionId: string): Promise<void> {
+    await this.rpc.closeSession({ vmId: this.vmId, sessionId });
+  }
+
+  /** Cancels a running prompt, lets the agent close the session, then ends it. */
+  async destroySession(sessionId: string): Promise<void> {
+    await this.rpc.destroySession({ vmId: this.vmId, sessionId });
+  }
+
+  /** Checks that the session exists and is live. */
+  async resumeSession(sessionId: string): Promise<{ sessionId: string }> {
+    return this.rpc.resumeSession({ vmId: this.vmId, sessionId });
+  }
+
+  async listSessions(): Promise<SessionInfo[]> {
+    return (await this.rpc.listSessions({ vmId: this.vmId })).sessions;
+  }
+
+  /** The session/update notifications recorded so far, oldest first. */
+  async getSessionEvents(sessionId: string, options: GetEventsOptions = {}): Promise<SequencedEvent[]> {
+    const { events } = await this.rpc.getSessionEvents({
+      vmId: this.vmId,
+      sessionId,
+      since: options.since,
+      method: options.method ?? "",
+    });
+    return events.map((e) => ({ sequenceNumber: e.sequenceNumber, notification: JSON.parse(e.notificationJson) }));
+  }
+
+  /** Calls `handler` with each session/update from now on, until unsubscribed or the session ends. */
+  onSessionEvent(sessionId: string, handler: SessionEventHandler, options?: SubscriptionOptions): () => void {
+    return this.rpc.onSessionEvent(
+      { vmId: this.vmId, sessionId },
+      (item) => handler(JSON.parse(item.notificationJson) as JsonRpcNotification),
+      ended(options),
+    );
+  }
+
+  /**
+   * Calls `handler` when the agent asks permission; answer with
+   * respondPermission. Without a handler the session's default reply
+   * ("reject" unless configured) is given at once.
+   */
+  onPermissionRequest(sessionId: string, handler: PermissionRequestHandler): () => void {
+    return this.connection.onPermissionRequest(this.vmId, sessionId, handler);
+  }
+
+  async respondPermission(sessionId: string, permissionId: string, reply: PermissionReply): Promise<JsonRpcResponse> {
+    return response(await this.rpc.respondPermission({ vmId: this.vmId, sessionId, permissionId, reply }));
+  }
+
+  async setSessionMode(sessionId: string, modeId: string): Promise<JsonRpcResponse> {
+    return response(await this.rpc.setSessionMode({ vmId: this.vmId, sessionId, modeId }));
+  }
+
+  async getSessionModes(sessionId: string): Promise<SessionModeState | null> {
+    return json(await this.rpc.getSessionModes({ vmId: this.vmId, sessionId }));
+  }
+
+  async setSessionModel(sessionId: string, model: string): Promise<JsonRpcResponse> {
+    return response(await this.rpc.setSessionModel({ vmId: this.vmId, sessionId, model }));
+  }
+
+  async setSessionThoughtLevel(sessionId: string, level: string): Promise<JsonRpcResponse> {
+    return response(await this.rpc.setSessionThoughtLevel({ vmId: this.vmId, sessionId, level }));
+  }
+
+  async getSessionConfigOptions(sessionId: string): Promise<SessionConfigOption[]> {
+    return json(await this.rpc.getSessionConfigOptions({ vmId: this.vmId, sessionId })) ?? [];
+  }
+
+  async getSessionCapabilities(sessionId: string): Promise<AgentCapabilities | null> {
+    return json(await this.rpc.getSessionCapabilities({ vmId: this.vmId, sessionId }));
+  }
+
+  async getSessionAgentInfo(sessionId: string): Promise<AgentInfo | null> {
+    return json(await this.rpc.getSessionAgentInfo({ vmId: this.vmId, sessionId }));
+  }
+
+  /** Any ACP request to the session's agent; resolves with its JSON-RPC response, errors included. */
+  async rawSessionSend(sessionId: string, method: string, params?: Record<string, unknown>): Promise<JsonRpcResponse> {
+    return response(
+      await this.rpc.rawSessionSend({
+        vmId: this.vmId,
+        sessionId,
+        method,
+        paramsJson: params === undefined ? "" : JSON.stringify(params),
+      }),
+    );
+  }
 }
 
 /** A subscription's end: errors go to onError, or become a process warning rather than vanish. */
@@ -314,6 +462,14 @@ function ended(options: SubscriptionOptions | undefined): (error?: Error) => voi
     if (options?.onError) options.onError(error);
     else process.emitWarning(error.message, "AgentOsSubscriptionWarning");
   };
+}
+
+function response(answer: { responseJson: string }): JsonRpcResponse {
+  return JSON.parse(answer.responseJson) as JsonRpcResponse;
+}
+
+function json<T>(answer: { json: string }): T | null {
+  return JSON.parse(answer.json) as T | null;
 }
 
 function processInfo(p: WireProcessInfo): ProcessInfo {

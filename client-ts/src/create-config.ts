@@ -1,10 +1,10 @@
 import { type CreateVmConfig, NetworkRule_Effect, type SoftwarePackage, type Limits as WireLimits } from "@agentos/proto";
 import { AgentOsError } from "./agent-os-error.js";
-import type { AgentOsOptions, CommandPackage, Limits, SoftwareInput, WasmCommandsDescriptor } from "./types.js";
+import type { AgentOsOptions, AgentSoftwareDescriptor, CommandPackage, Limits, SoftwareInput, WasmCommandsDescriptor } from "./types.js";
 
 /** AgentOs.create() options in their wire form. Only shape changes here; the sidecar validates. */
 export function toCreateVmConfig(options: AgentOsOptions): CreateVmConfig {
-  for (const option of ["rootFilesystem", "toolKits", "additionalInstructions"] as const) {
+  for (const option of ["rootFilesystem", "toolKits"] as const) {
     if (options[option] !== undefined) {
       throw new AgentOsError("UNIMPLEMENTED", `AgentOs.create({ ${option} }) is not available in this version of agentOS yet`);
     }
@@ -49,6 +49,7 @@ export function toCreateVmConfig(options: AgentOsOptions): CreateVmConfig {
     })),
     loopbackExemptPorts: options.loopbackExemptPorts ?? [],
     moduleAccessCwd: options.moduleAccessCwd ?? "",
+    additionalInstructions: options.additionalInstructions ?? "",
   };
 }
 
@@ -57,9 +58,10 @@ function flatten(software: SoftwareInput[]): Exclude<SoftwareInput, SoftwareInpu
 }
 
 function toSoftwarePackage(entry: Exclude<SoftwareInput, SoftwareInput[]>): SoftwarePackage {
-  if ("type" in entry && (entry.type === "agent" || entry.type === "tool")) {
-    throw new AgentOsError("UNIMPLEMENTED", `software of type "${entry.type}" is not available in this version of agentOS yet`);
+  if ("type" in entry && entry.type === "tool") {
+    throw new AgentOsError("UNIMPLEMENTED", `software of type "tool" is not available in this version of agentOS yet`);
   }
+  if ("type" in entry && entry.type === "agent") return toAgentPackage(entry as AgentSoftwareDescriptor);
   if ("type" in entry && entry.type === "wasm-commands") {
     const descriptor = entry as WasmCommandsDescriptor;
     return { name: descriptor.name ?? "", commandDirs: [descriptor.commandDir] };
@@ -69,6 +71,30 @@ function toSoftwarePackage(entry: Exclude<SoftwareInput, SoftwareInput[]>): Soft
     throw new AgentOsError("INVALID_ARGUMENT", "a software entry has neither commandDir nor a known type (wasm-commands)");
   }
   return { name: pkg.name ?? "", commandDirs: [pkg.commandDir] };
+}
+
+function toAgentPackage(descriptor: AgentSoftwareDescriptor): SoftwarePackage {
+  const agent = descriptor.agent;
+  if (!agent || typeof agent.entry !== "string" || !Array.isArray(agent.packageRoots)) {
+    throw new AgentOsError(
+      "INVALID_ARGUMENT",
+      `software "${descriptor.name ?? agent?.id ?? "?"}" is an agent descriptor without entry/packageRoots; use an agentOS agent package such as @agentos/agent-pi`,
+    );
+  }
+  return {
+    name: descriptor.name ?? agent.id,
+    commandDirs: [],
+    agent: {
+      id: agent.id,
+      acpAdapter: agent.acpAdapter,
+      agentPackage: agent.agentPackage,
+      packageRoots: agent.packageRoots.map((r) => ({ hostPath: r.hostPath, vmPath: r.vmPath })),
+      entry: agent.entry,
+      args: agent.args ?? [],
+      env: agent.env ?? {},
+      instructionsFlag: agent.instructionsFlag ?? "",
+    },
+  };
 }
 
 function toWireLimits(limits: Limits): WireLimits {

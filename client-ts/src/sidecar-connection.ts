@@ -7,6 +7,7 @@ import {
   FrameDecoder,
   FrameWriter,
   type MethodDescriptor,
+  type RequestPermissionRequest,
   RpcPeer,
   SCHEMA_HASH,
   type StreamEndHandler,
@@ -15,6 +16,7 @@ import {
 import { AgentOsError } from "./agent-os-error.js";
 import { SidecarForwarders } from "./generated/forwarders.js";
 import { createClientDispatcher } from "./generated/handlers.js";
+import type { PermissionRequestHandler } from "./types.js";
 import { CLIENT_VERSION } from "./version.js";
 
 export interface SidecarOptions {
@@ -44,6 +46,8 @@ export class SidecarConnection implements Caller {
   readonly forwarders: SidecarForwarders;
   private readonly peer: RpcPeer;
   private vms = 0;
+  /** onPermissionRequest handlers by VM and session. */
+  private readonly permissionHandlers = new Map<string, Set<PermissionRequestHandler>>();
   private busy = 0;
   private closing = false;
   private exited = false;
@@ -57,7 +61,12 @@ export class SidecarConnection implements Caller {
       role: "client",
       maxFrameBytes,
       transport: writer,
-      dispatcher: createClientDispatcher({ clientService: { ping: (request) => ({ nonce: request.nonce }) } }),
+      dispatcher: createClientDispatcher({
+        clientService: {
+          ping: (request) => ({ nonce: request.nonce }),
+          requestPermission: (request) => ({ handled: this.offerPermission(request) }),
+        },
+      }),
       errorFromInfo: AgentOsError.fromInfo,
       onDiagnostic: (message) => process.emitWarning(message, "AgentOsProtocolWarning"),
     });
@@ -162,6 +171,33 @@ export class SidecarConnection implements Caller {
       });
       writer.send({ kind: { $case: "hello", value: { version: CLIENT_VERSION, schemaHash: SCHEMA_HASH, peer: "@agentos/client" } } });
     });
+  }
+
+  /** Registers a handler for a session's permission requests. */
+  onPermissionRequest(vmId: string, sessionId: string, handler: PermissionRequestHandler): Unsubscribe {
+    const key = `${vmId}\u0000${sessionId}`;
+    const handlers = this.permissionHandlers.get(key) ?? new Set<PermissionRequestHandler>();
+    handlers.add(handler);
+    this.permissionHandlers.set(key, handlers);
+    return () => {
+      handlers.delete(handler);
+      if (handlers.size === 0 && this.permissionHandlers.get(key) === handlers) this.permissionHandlers.delete(key);
+    };
+  }
+
+  /** Hands a permission request to its session's handlers; false when there are none. */
+  private offerPermission(request: RequestPermissionRequest): boolean {
+    const handlers = this.permissionHandlers.get(`${request.vmId}\u0000${request.sessionId}`);
+    if (!handlers?.size) return false;
+    const params = JSON.parse(request.paramsJson || "{}") as Record<string, unknown>;
+    for (const handler of [...handlers]) {
+      try {
+        handler({ permissionId: request.permissionId, description: request.description || undefined, params });
+      } catch (error) {
+        process.emitWarning(`an onPermissionRequest handler threw: ${(error as Error)?.message ?? error}`, "AgentOsWarning");
+      }
+    }
+    return true;
   }
 
   /** False once the sidecar has exited or is shutting down. */

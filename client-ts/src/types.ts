@@ -13,11 +13,36 @@ export interface WasmCommandsDescriptor {
   commandDir: string;
 }
 
-/** Agents and tools become available with agent sessions. */
-export interface PackageDescriptor {
-  type: "agent" | "tool";
+/**
+ * An ACP agent whose adapter runs inside the VM, such as the default export
+ * of @agentos/agent-pi. `createSession(agent.id)` starts it.
+ */
+export interface AgentSoftwareDescriptor {
+  type: "agent";
+  name?: string;
+  packageDir?: string;
+  agent: {
+    id: string;
+    acpAdapter: string;
+    agentPackage: string;
+    /** Host folders made visible, read-only, at VM paths. */
+    packageRoots: { hostPath: string; vmPath: string }[];
+    /** VM path of the adapter's entry script (run with `node`). */
+    entry: string;
+    args?: string[];
+    env?: Record<string, string>;
+    /** The adapter takes the OS instructions as `<flag> <text>`. */
+    instructionsFlag?: string;
+  };
+}
+
+/** Host tools are not available yet. */
+export interface ToolSoftwareDescriptor {
+  type: "tool";
   [key: string]: unknown;
 }
+
+export type PackageDescriptor = AgentSoftwareDescriptor | ToolSoftwareDescriptor;
 
 export type SoftwareInput = CommandPackage | WasmCommandsDescriptor | PackageDescriptor | SoftwareInput[];
 
@@ -206,4 +231,125 @@ export interface OutputInfo {
 export interface SubscriptionOptions {
   /** Called if the subscription fails (unknown pid, VM disposed, sidecar gone). Default: a process warning. */
   onError?: (error: Error) => void;
+}
+
+// ── Agent sessions ──────────────────────────────────────────────────────
+
+export interface AgentRegistryEntry {
+  id: string;
+  acpAdapter: string;
+  agentPackage: string;
+  /** The adapter's entry script is present. */
+  installed: boolean;
+}
+
+export type PermissionReply = "once" | "always" | "reject";
+
+export interface CreateSessionOptions {
+  /** Working directory of the session inside the VM. Default: the VM's home. */
+  cwd?: string;
+  /** Environment of the agent process (API keys, base URLs, model choice). */
+  env?: Record<string, string>;
+  /** ACP McpServer objects handed to session/new. */
+  mcpServers?: unknown[];
+  /** Give the agent none of the base OS instructions. */
+  skipOsInstructions?: boolean;
+  /** Appended to the OS instructions for this session. */
+  additionalInstructions?: string;
+  /**
+   * Permission requests nobody answers get this reply: at once when no
+   * onPermissionRequest handler is registered, otherwise after
+   * `permissionTimeoutMs`. Default "reject".
+   */
+  permissionDefault?: PermissionReply;
+  /** Default 300 000 (5 minutes). */
+  permissionTimeoutMs?: number;
+  /** Longest a prompt may run before it fails with TIMEOUT. Default 1 800 000 (30 minutes). */
+  promptTimeoutMs?: number;
+}
+
+/** A JSON-RPC 2.0 response, as the agent (or the sidecar for it) answered. */
+export interface JsonRpcResponse {
+  jsonrpc: "2.0";
+  id: number | string | null;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** A JSON-RPC 2.0 notification (session/update). */
+export interface JsonRpcNotification {
+  jsonrpc: "2.0";
+  method: string;
+  params?: unknown;
+}
+
+export interface PromptResult {
+  /** The JSON-RPC response to session/prompt; `response.result.stopReason` says how the turn ended. */
+  response: JsonRpcResponse;
+  /** The agent's message text of this turn. */
+  text: string;
+}
+
+export interface SequencedEvent {
+  sequenceNumber: number;
+  notification: JsonRpcNotification;
+}
+
+export interface GetEventsOptions {
+  /** Only events with a larger sequence number. */
+  since?: number;
+  /** Only notifications of this method. */
+  method?: string;
+}
+
+export type SessionEventHandler = (event: JsonRpcNotification) => void;
+
+export interface PermissionRequest {
+  /** Pass to respondPermission. */
+  permissionId: string;
+  /** What the agent wants to do, for a person. */
+  description?: string;
+  /** The ACP session/request_permission params. */
+  params: Record<string, unknown>;
+}
+
+export type PermissionRequestHandler = (request: PermissionRequest) => void;
+
+export interface SessionInfo {
+  sessionId: string;
+  agentType: string;
+}
+
+export interface SessionMode {
+  id: string;
+  name?: string;
+  description?: string | null;
+  [key: string]: unknown;
+}
+
+export interface SessionModeState {
+  currentModeId: string;
+  availableModes: SessionMode[];
+}
+
+/** An ACP session config option (select or boolean). */
+export interface SessionConfigOption {
+  id: string;
+  name: string;
+  description?: string | null;
+  category?: string | null;
+  type: string;
+  currentValue: unknown;
+  options?: unknown[];
+  [key: string]: unknown;
+}
+
+/** The agentCapabilities of the agent's initialize answer. */
+export type AgentCapabilities = Record<string, unknown>;
+
+export interface AgentInfo {
+  name: string;
+  title?: string | null;
+  version?: string;
+  [key: string]: unknown;
 }

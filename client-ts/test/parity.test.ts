@@ -1,9 +1,11 @@
 import { type MethodDescriptor, type MethodName, methods, services } from "@agentos/proto";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { SessionRegistry } from "../../sidecar/src/acp/session-registry.js";
 import { ClientForwarders } from "../../sidecar/src/generated/forwarders.js";
 import { createSidecarDispatcher } from "../../sidecar/src/generated/handlers.js";
 import { createFilesystemHandlers } from "../../sidecar/src/handlers/files.js";
 import { createProcessHandlers } from "../../sidecar/src/handlers/processes.js";
+import { createSessionHandlers } from "../../sidecar/src/handlers/sessions.js";
 import { createShellHandlers } from "../../sidecar/src/handlers/shells.js";
 import { createVmHandlers } from "../../sidecar/src/handlers/vms.js";
 import type { VmRegistry } from "../../sidecar/src/vm-registry.js";
@@ -54,6 +56,34 @@ const ARGS: Record<string, unknown[]> = {
   onShellData: ["shell-1", () => {}],
   resizeShell: ["shell-1", 80, 24],
   closeShell: ["shell-1"],
+  listAgents: [],
+  createSession: ["pi", { cwd: "/home/user" }],
+  prompt: ["s-1", "hi"],
+  cancelSession: ["s-1"],
+  closeSession: ["s-1"],
+  destroySession: ["s-1"],
+  resumeSession: ["s-1"],
+  listSessions: [],
+  getSessionEvents: ["s-1", { since: 1 }],
+  onSessionEvent: ["s-1", () => {}],
+  onPermissionRequest: ["s-1", () => {}],
+  respondPermission: ["s-1", "permission-1", "once"],
+  setSessionMode: ["s-1", "plan"],
+  getSessionModes: ["s-1"],
+  setSessionModel: ["s-1", "m"],
+  setSessionThoughtLevel: ["s-1", "high"],
+  getSessionConfigOptions: ["s-1"],
+  getSessionCapabilities: ["s-1"],
+  getSessionAgentInfo: ["s-1"],
+  rawSessionSend: ["s-1", "x/y", {}],
+};
+
+/**
+ * AgentOs methods that register a handler for a client rpc (sidecar → client)
+ * instead of calling one: the sidecar calls the rpc, the handler answers.
+ */
+const METHODS_SERVING_A_CLIENT_RPC: Record<string, MethodName> = {
+  onPermissionRequest: "requestPermission",
 };
 
 const sidecarMethods = Object.values(methods).filter((m) => m.implementedBy === "sidecar") as MethodDescriptor[];
@@ -82,7 +112,15 @@ function recordingConnection(calls: string[]) {
       },
     },
   );
-  return { forwarders, usable: true, release() {} } as unknown as SidecarConnection;
+  return {
+    forwarders,
+    usable: true,
+    release() {},
+    onPermissionRequest() {
+      calls.push("client:onPermissionRequest");
+      return () => {};
+    },
+  } as unknown as SidecarConnection;
 }
 
 afterEach(() => vi.restoreAllMocks());
@@ -99,8 +137,10 @@ describe("parity", () => {
 
   it("has exactly one sidecar handler per sidecar rpc", () => {
     const registry = {} as VmRegistry;
+    const sessions = {} as SessionRegistry;
     const handlers = {
-      vmService: createVmHandlers(registry),
+      vmService: createVmHandlers(registry, sessions),
+      sessionService: createSessionHandlers(registry, sessions),
       filesystemService: createFilesystemHandlers(registry),
       processService: createProcessHandlers(registry),
       shellService: createShellHandlers(registry),
@@ -117,7 +157,7 @@ describe("parity", () => {
   });
 
   it("has exactly one client handler and one sidecar forwarder per client rpc", () => {
-    const dispatcher = createClientDispatcher({ clientService: { ping: (r) => r } });
+    const dispatcher = createClientDispatcher({ clientService: { ping: (r) => r, requestPermission: () => ({ handled: false }) } });
     expect([...dispatcher.keys()].sort()).toEqual(clientMethods.map((m) => m.fullName).sort());
     expect(prototypeMethods(ClientForwarders.prototype).sort()).toEqual(clientMethods.map((m) => m.localName).sort());
   });
@@ -138,6 +178,11 @@ describe("parity", () => {
         await (vm as Record<string, (...a: unknown[]) => unknown>)[name](...ARGS[name]);
       } catch {
         // Only which call went out matters here; empty answers may not satisfy the facade.
+      }
+      if (METHODS_SERVING_A_CLIENT_RPC[name]) {
+        expect(calls, `AgentOs.${name}`).toEqual([`client:${name}`]);
+        expect((methods[METHODS_SERVING_A_CLIENT_RPC[name]] as MethodDescriptor).implementedBy).toBe("client");
+        continue;
       }
       expect(calls, `AgentOs.${name}`).toEqual([name]);
       const method = methods[name as MethodName] as MethodDescriptor;

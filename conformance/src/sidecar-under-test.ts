@@ -25,8 +25,33 @@ export const PROTOCOL_VERSION: string = JSON.parse(readFileSync(new URL("../pack
 
 export type Outcome = "ok" | "error";
 
-/** Which rpcs the suite has seen answered, and how (shared by the test files of one run). */
+/**
+ * Which rpcs the suite has seen answered, and how. Vitest isolates test
+ * files, so this is per file: each file checks the services it covers (see
+ * `uncovered`).
+ */
 export const coverage = new Map<string, Set<Outcome>>();
+
+/** Sidecar→client rpcs (ClientService) this suite has answered, by local name. */
+export const clientCoverage = new Set<string>();
+
+/**
+ * The gaps in `coverage` for the sidecar's rpcs of `services`: "<rpc>: happy
+ * path" / "<rpc>: error path", unless excused with a reason.
+ */
+export function uncovered(
+  services: (service: string) => boolean,
+  excused: { happy?: Partial<Record<string, string>>; error?: Partial<Record<string, string>> } = {},
+): string[] {
+  const missing: string[] = [];
+  for (const method of Object.values(methods) as MethodDescriptor[]) {
+    if (method.implementedBy !== "sidecar" || !services(method.service)) continue;
+    const seen = coverage.get(method.localName) ?? new Set();
+    if (!seen.has("ok") && !(method.localName in (excused.happy ?? {}))) missing.push(`${method.localName}: happy path`);
+    if (!seen.has("error") && !(method.localName in (excused.error ?? {}))) missing.push(`${method.localName}: error path`);
+  }
+  return missing;
+}
 
 export class RpcFailure extends Error {
   constructor(readonly info: ErrorInfo) {
@@ -39,6 +64,10 @@ export class RpcFailure extends Error {
 
 type Waiter = { match: (frame: Frame) => boolean; resolve: (frame: Frame) => void };
 
+/** How this client answers one ClientService rpc; throw an RpcFailure to answer with an error. */
+// biome-ignore lint/suspicious/noExplicitAny: one handler type for every client rpc
+type ClientHandler = (request: any) => unknown;
+
 /** One sidecar process spoken to in raw frames. */
 export class SidecarUnderTest {
   readonly frames: Frame[] = [];
@@ -46,6 +75,9 @@ export class SidecarUnderTest {
   private waiters: Waiter[] = [];
   private readonly streamItems = new Map<number, (payload: Uint8Array) => void>();
   private nextId = 1;
+  private readonly clientHandlers = new Map<string, { method: MethodDescriptor; handler: ClientHandler }>();
+  /** Sidecar→client calls this client answered, in order of arrival. */
+  readonly clientCalls: { method: string; request: unknown }[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   private constructor(readonly child: ChildProcessWithoutNullStreams) {
@@ -61,6 +93,26 @@ export class SidecarUnderTest {
     });
     child.stdin.on("error", () => {});
     this.exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    // This suite's ClientService.Ping: answers "pong:<nonce>", and refuses the nonce "fail".
+    this.serveClient(methods.ping, (request) => {
+      if (request.nonce === "fail") {
+        throw new RpcFailure({ code: ErrorCode.FAILED_PRECONDITION, errno: "", message: "this client refuses the nonce fail", limit: "" });
+      }
+      return { nonce: `pong:${request.nonce}` };
+    });
+  }
+
+  /**
+   * Implements a ClientService rpc: every call the sidecar makes is answered
+   * with what the handler returns (or throws, as an RpcFailure). Without a
+   * handler, calls are left unanswered in `frames` (see `next`).
+   */
+  serveClient<Req, Res>(
+    method: MethodDescriptor<Req, Res, "unary">,
+    handler: ((request: Req) => Partial<Res> | Promise<Partial<Res>>) | undefined,
+  ): void {
+    if (handler) this.clientHandlers.set(method.fullName, { method: method as MethodDescriptor, handler });
+    else this.clientHandlers.delete(method.fullName);
   }
 
   static start(extraEnv: Record<string, string> = {}): SidecarUnderTest {
@@ -186,20 +238,34 @@ export class SidecarUnderTest {
     return decode(result.value);
   }
 
+  private answerClientCall(id: number, method: MethodDescriptor, handler: ClientHandler, payload: Uint8Array): void {
+    const request = method.request.decode(payload);
+    this.clientCalls.push({ method: method.localName, request });
+    clientCoverage.add(method.localName);
+    Promise.resolve()
+      .then(() => handler(request))
+      .then(
+        (answer) => ({
+          $case: "payload" as const,
+          value: method.response.encode(method.response.fromPartial(answer as never)).finish(),
+        }),
+        (error: unknown) => ({
+          $case: "error" as const,
+          value:
+            error instanceof RpcFailure
+              ? error.info
+              : { code: ErrorCode.INTERNAL, errno: "", message: `client handler failed: ${(error as Error)?.message}`, limit: "" },
+        }),
+      )
+      .then((result) => this.sendFrame({ kind: { $case: "response", value: { id, result } } }));
+  }
+
   private onFrame(frame: Frame): void {
-    // Sidecar-originated calls: this suite implements ClientService.Ping.
+    // Sidecar-originated calls (negative ids), answered by the registered client handlers.
     if (frame.kind?.$case === "request" && frame.kind.value.id < 0) {
-      const { id, method, payload } = frame.kind.value;
-      if (method === methods.ping.fullName) {
-        const ping = methods.ping.request.decode(payload);
-        const result =
-          ping.nonce === "fail"
-            ? {
-                $case: "error" as const,
-                value: { code: ErrorCode.FAILED_PRECONDITION, errno: "", message: "this client refuses the nonce fail", limit: "" },
-              }
-            : { $case: "payload" as const, value: methods.ping.response.encode({ nonce: `pong:${ping.nonce}` }).finish() };
-        this.sendFrame({ kind: { $case: "response", value: { id, result } } });
+      const served = this.clientHandlers.get(frame.kind.value.method);
+      if (served) {
+        this.answerClientCall(frame.kind.value.id, served.method, served.handler, frame.kind.value.payload);
         return;
       }
     }

@@ -1,8 +1,11 @@
 import type { Readable, Writable } from "node:stream";
 import { SCHEMA_HASH } from "@agentos/proto";
+import { SessionRegistry } from "./acp/session-registry.js";
+import { ClientForwarders } from "./generated/forwarders.js";
 import { createSidecarDispatcher } from "./generated/handlers.js";
 import { createFilesystemHandlers } from "./handlers/files.js";
 import { createProcessHandlers } from "./handlers/processes.js";
+import { createSessionHandlers } from "./handlers/sessions.js";
 import { createShellHandlers } from "./handlers/shells.js";
 import { createVmHandlers } from "./handlers/vms.js";
 import { type CloseReason, SidecarConnection } from "./transport/connection.js";
@@ -32,20 +35,37 @@ const DISPOSE_GRACE_MS = 5_000;
 export function serve(options: SidecarOptions): Sidecar {
   const log = options.log ?? ((message: string) => process.stderr.write(`agentos-sidecar: ${message}\n`));
   const registry = new VmRegistry();
+  let client: ClientForwarders | undefined;
+  const sessions = new SessionRegistry({
+    async offerPermission(vmId, sessionId, permissionId, params, description) {
+      if (!client) return false;
+      const answer = await client.requestPermission({
+        vmId,
+        sessionId,
+        permissionId,
+        paramsJson: JSON.stringify(params),
+        description,
+      });
+      return answer.handled;
+    },
+    log,
+  });
   const connection = new SidecarConnection({
     input: options.input,
     output: options.output,
     dispatcher: createSidecarDispatcher({
-      vmService: createVmHandlers(registry),
+      vmService: createVmHandlers(registry, sessions),
       filesystemService: createFilesystemHandlers(registry),
       processService: createProcessHandlers(registry),
       shellService: createShellHandlers(registry),
+      sessionService: createSessionHandlers(registry, sessions),
     }),
     version: SIDECAR_VERSION,
     schemaHash: SCHEMA_HASH,
     maxFrameBytes: options.maxFrameBytes,
     log,
   });
+  client = new ClientForwarders(connection.peer);
   const done = connection.closed.then(async (reason) => {
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, DISPOSE_GRACE_MS).unref());
     await Promise.race([registry.disposeAll().catch((error) => log(`disposing VMs failed: ${error}`)), timeout]);

@@ -5,14 +5,21 @@ import { type CallOptions, type Caller, type StreamEndHandler, type Unsubscribe,
 import type {
   AllProcessesRequest,
   AllProcessesResponse,
+  CancelSessionRequest,
   CloseProcessStdinRequest,
   CloseProcessStdinResponse,
+  CloseSessionRequest,
+  CloseSessionResponse,
   CloseShellRequest,
   CloseShellResponse,
   CreateRequest,
   CreateResponse,
+  CreateSessionRequest,
+  CreateSessionResponse,
   DeleteRequest,
   DeleteResponse,
+  DestroySessionRequest,
+  DestroySessionResponse,
   DisposeRequest,
   DisposeResponse,
   ExecRequest,
@@ -23,10 +30,20 @@ import type {
   FetchResponse,
   GetProcessRequest,
   GetProcessResponse,
+  GetSessionAgentInfoRequest,
+  GetSessionCapabilitiesRequest,
+  GetSessionConfigOptionsRequest,
+  GetSessionEventsRequest,
+  GetSessionEventsResponse,
+  GetSessionModesRequest,
   KillProcessRequest,
   KillProcessResponse,
+  ListAgentsRequest,
+  ListAgentsResponse,
   ListProcessesRequest,
   ListProcessesResponse,
+  ListSessionsRequest,
+  ListSessionsResponse,
   MkdirRequest,
   MkdirResponse,
   MountFsRequest,
@@ -36,6 +53,7 @@ import type {
   OnProcessExitRequest,
   OnProcessStderrRequest,
   OnProcessStdoutRequest,
+  OnSessionEventRequest,
   OnShellDataRequest,
   OpenShellRequest,
   OpenShellResponse,
@@ -45,6 +63,9 @@ import type {
   ProcessOutput,
   ProcessTreeRequest,
   ProcessTreeResponse,
+  PromptRequest,
+  PromptResponse,
+  RawSessionSendRequest,
   ReadFileRequest,
   ReadFileResponse,
   ReadFilesRequest,
@@ -55,6 +76,15 @@ import type {
   ReaddirResponse,
   ResizeShellRequest,
   ResizeShellResponse,
+  RespondPermissionRequest,
+  ResumeSessionRequest,
+  ResumeSessionResponse,
+  SessionCallResponse,
+  SessionEvent,
+  SessionJsonResponse,
+  SetSessionModeRequest,
+  SetSessionModelRequest,
+  SetSessionThoughtLevelRequest,
   ShellData,
   SnapshotRootFilesystemRequest,
   SnapshotRootFilesystemResponse,
@@ -309,7 +339,8 @@ export class SidecarForwarders {
   /**
    * agentos.v1.ProcessService/StopProcess
    *
-   * SIGTERM. No-op when the process has exited.
+   * SIGTERM to a spawned process or any live process of AllProcesses. No-op
+   *  when the process has exited.
    */
   stopProcess(request: StopProcessRequest, options?: CallOptions): Promise<StopProcessResponse> {
     return this.caller.call(methods.stopProcess, request, options);
@@ -318,7 +349,8 @@ export class SidecarForwarders {
   /**
    * agentos.v1.ProcessService/KillProcess
    *
-   * SIGKILL. No-op when the process has exited.
+   * SIGKILL to a spawned process or any live process of AllProcesses, and to
+   *  what it started. No-op when the process has exited.
    */
   killProcess(request: KillProcessRequest, options?: CallOptions): Promise<KillProcessResponse> {
     return this.caller.call(methods.killProcess, request, options);
@@ -331,6 +363,172 @@ export class SidecarForwarders {
    */
   fetch(request: FetchRequest, options?: CallOptions): Promise<FetchResponse> {
     return this.caller.call(methods.fetch, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/ListAgents
+   *
+   * The agents the VM's software offers.
+   */
+  listAgents(request: ListAgentsRequest, options?: CallOptions): Promise<ListAgentsResponse> {
+    return this.caller.call(methods.listAgents, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/CreateSession
+   *
+   * Starts the agent's adapter in the VM, then initialize + session/new
+   *  (with the OS instructions unless skipped). Answers once it is ready.
+   */
+  createSession(request: CreateSessionRequest, options?: CallOptions): Promise<CreateSessionResponse> {
+    return this.caller.call(methods.createSession, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/Prompt
+   *
+   * session/prompt. Updates stream to OnSessionEvent subscribers and
+   *  permission requests reach ClientService.RequestPermission while it runs.
+   */
+  prompt(request: PromptRequest, options?: CallOptions): Promise<PromptResponse> {
+    return this.caller.call(methods.prompt, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/CancelSession
+   *
+   * session/cancel: the running prompt ends with stopReason "cancelled".
+   */
+  cancelSession(request: CancelSessionRequest, options?: CallOptions): Promise<SessionCallResponse> {
+    return this.caller.call(methods.cancelSession, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/CloseSession
+   *
+   * Ends the adapter process at once and forgets the session. A running
+   *  prompt fails with CANCELLED.
+   */
+  closeSession(request: CloseSessionRequest, options?: CallOptions): Promise<CloseSessionResponse> {
+    return this.caller.call(methods.closeSession, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/DestroySession
+   *
+   * Cancels a running prompt, asks the agent to close the session
+   *  (session/close, when it supports it), then ends the adapter.
+   */
+  destroySession(request: DestroySessionRequest, options?: CallOptions): Promise<DestroySessionResponse> {
+    return this.caller.call(methods.destroySession, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/ResumeSession
+   *
+   * Checks that the session exists and is live.
+   */
+  resumeSession(request: ResumeSessionRequest, options?: CallOptions): Promise<ResumeSessionResponse> {
+    return this.caller.call(methods.resumeSession, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/ListSessions
+   */
+  listSessions(request: ListSessionsRequest, options?: CallOptions): Promise<ListSessionsResponse> {
+    return this.caller.call(methods.listSessions, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/GetSessionEvents
+   *
+   * Recorded session/update notifications, oldest first.
+   */
+  getSessionEvents(request: GetSessionEventsRequest, options?: CallOptions): Promise<GetSessionEventsResponse> {
+    return this.caller.call(methods.getSessionEvents, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/OnSessionEvent
+   *
+   * Streams session/update notifications as they are recorded. Ends when the
+   *  session is closed.
+   */
+  onSessionEvent(request: OnSessionEventRequest, onItem: (item: SessionEvent) => void, onEnd?: StreamEndHandler): Unsubscribe {
+    return this.caller.subscribe(methods.onSessionEvent, request, onItem, onEnd);
+  }
+
+  /**
+   * agentos.v1.SessionService/RespondPermission
+   *
+   * Answers a pending session/request_permission.
+   */
+  respondPermission(request: RespondPermissionRequest, options?: CallOptions): Promise<SessionCallResponse> {
+    return this.caller.call(methods.respondPermission, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/SetSessionMode
+   *
+   * session/set_mode.
+   */
+  setSessionMode(request: SetSessionModeRequest, options?: CallOptions): Promise<SessionCallResponse> {
+    return this.caller.call(methods.setSessionMode, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/GetSessionModes
+   */
+  getSessionModes(request: GetSessionModesRequest, options?: CallOptions): Promise<SessionJsonResponse> {
+    return this.caller.call(methods.getSessionModes, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/SetSessionModel
+   *
+   * session/set_config_option on the agent's "model" option.
+   */
+  setSessionModel(request: SetSessionModelRequest, options?: CallOptions): Promise<SessionCallResponse> {
+    return this.caller.call(methods.setSessionModel, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/SetSessionThoughtLevel
+   *
+   * session/set_config_option on the agent's "thought_level" option.
+   */
+  setSessionThoughtLevel(request: SetSessionThoughtLevelRequest, options?: CallOptions): Promise<SessionCallResponse> {
+    return this.caller.call(methods.setSessionThoughtLevel, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/GetSessionConfigOptions
+   */
+  getSessionConfigOptions(request: GetSessionConfigOptionsRequest, options?: CallOptions): Promise<SessionJsonResponse> {
+    return this.caller.call(methods.getSessionConfigOptions, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/GetSessionCapabilities
+   */
+  getSessionCapabilities(request: GetSessionCapabilitiesRequest, options?: CallOptions): Promise<SessionJsonResponse> {
+    return this.caller.call(methods.getSessionCapabilities, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/GetSessionAgentInfo
+   */
+  getSessionAgentInfo(request: GetSessionAgentInfoRequest, options?: CallOptions): Promise<SessionJsonResponse> {
+    return this.caller.call(methods.getSessionAgentInfo, request, options);
+  }
+
+  /**
+   * agentos.v1.SessionService/RawSessionSend
+   *
+   * Any ACP request to the agent, answered with its JSON-RPC response.
+   */
+  rawSessionSend(request: RawSessionSendRequest, options?: CallOptions): Promise<SessionCallResponse> {
+    return this.caller.call(methods.rawSessionSend, request, options);
   }
 
   /**

@@ -5,6 +5,8 @@ import { type CallContext, type Dispatcher, type ServerStream, methods, streamEn
 import type {
   PingRequest,
   PingResponse,
+  RequestPermissionRequest,
+  RequestPermissionResponse,
 } from "@agentos/proto";
 
 /**
@@ -20,6 +22,12 @@ export interface ClientServiceHandler {
    * Answers with the same nonce.
    */
   ping(request: PingRequest, context: CallContext): PingResponse | Promise<PingResponse>;
+  /**
+   * An agent asked for permission (session/request_permission) while a
+   *  prompt runs. The client hands it to the session's permission handlers,
+   *  which answer later with SessionService.RespondPermission. Answers at once.
+   */
+  requestPermission(request: RequestPermissionRequest, context: CallContext): RequestPermissionResponse | Promise<RequestPermissionResponse>;
 }
 
 /** Every service the client implements. */
@@ -31,6 +39,7 @@ export interface ClientHandlers {
 export function createClientDispatcher(handlers: ClientHandlers): Dispatcher {
   return new Map([
     [methods.ping.fullName, unaryEntry(methods.ping, (request, context) => handlers.clientService.ping(request, context))],
+    [methods.requestPermission.fullName, unaryEntry(methods.requestPermission, (request, context) => handlers.clientService.requestPermission(request, context))],
   ]);
 }
 

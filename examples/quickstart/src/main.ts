@@ -1,7 +1,12 @@
 // agentOS quickstart: everything below runs inside a VM owned by the agentOS
 // sidecar, which AgentOs.create() starts for you.
 import { pathToFileURL } from "node:url";
+import pi from "@agentos/agent-pi";
 import { AgentOs } from "@agentos/client";
+import { type MockModel, piEnv, startMockModel } from "@agentos/mock-model";
+
+const HAIKU = "Small VM hums on,\nan agent writes in its room,\nthe host sleeps soundly.\n";
+const PROMPT = "Write a haiku about virtual machines to /home/user/haiku.txt with your write tool.";
 
 export interface QuickstartResult {
   pipeline: string;
@@ -9,11 +14,29 @@ export interface QuickstartResult {
   report: { sum: number; words: string[] };
   ticks: string[];
   exitCode: number;
+  agent: { offline: boolean; text: string; haiku: string; permissionsAsked: number };
 }
 
 export async function quickstart(log: (line: string) => void = console.log): Promise<QuickstartResult> {
-  // 1. A VM with the common POSIX command set and Node.
-  const vm = await AgentOs.create();
+  // The agent part talks to Anthropic when ANTHROPIC_API_KEY is set; without
+  // it, to a local mock model server with a scripted tool call (offline).
+  const apiKey = process.env.ANTHROPIC_API_KEY;
+  const model: MockModel | undefined = apiKey
+    ? undefined
+    : await startMockModel([
+        {
+          prompt: "haiku",
+          toolCall: { name: "write", input: { path: "/home/user/haiku.txt", content: HAIKU } },
+          text: "I wrote a haiku to /home/user/haiku.txt.",
+        },
+      ]);
+
+  // 1. A VM with the common POSIX command set, Node and the Pi agent. Its
+  //    network allows the model provider and nothing else.
+  const vm = await AgentOs.create({
+    software: [pi],
+    permissions: { network: [{ effect: "allow", pattern: model ? model.hostPort : "api.anthropic.com:443" }] },
+  });
   log(`VM ${vm.vmId} is up`);
   try {
     // 2. A shell pipeline, run by the VM's own WebAssembly shell and tools.
@@ -53,10 +76,40 @@ export async function quickstart(log: (line: string) => void = console.log): Pro
     const exitCode = await vm.waitProcess(pid);
     log(`process ${pid} exited with ${exitCode}`);
 
-    return { pipeline: pipeline.stdout, nodeOutput: node.stdout, report, ticks, exitCode };
+    // 6. An agent session: Pi runs inside the VM, asks before it writes, and
+    //    its updates stream back while the prompt runs.
+    const { sessionId } = await vm.createSession("pi", {
+      env: model ? piEnv(model) : { ANTHROPIC_API_KEY: apiKey as string },
+    });
+    log(`agent session ${sessionId} is ready (${model ? "offline, mock model" : "Anthropic"})`);
+    let permissionsAsked = 0;
+    vm.onPermissionRequest(sessionId, (request) => {
+      permissionsAsked++;
+      log(`agent asks: ${request.description} -> allowed once`);
+      void vm.respondPermission(sessionId, request.permissionId, "once");
+    });
+    vm.onSessionEvent(sessionId, (event) => {
+      const update = (event.params as { update: { sessionUpdate: string; title?: string; status?: string } }).update;
+      if (update.sessionUpdate === "tool_call") log(`agent tool call: ${update.title}`);
+    });
+    const answer = await vm.prompt(sessionId, PROMPT);
+    const haiku = new TextDecoder().decode(await vm.readFile("/home/user/haiku.txt"));
+    log(`agent -> ${answer.text.trim()} (${(answer.response.result as { stopReason: string }).stopReason})`);
+    log(`haiku.txt ->\n${haiku.trimEnd()}`);
+    await vm.closeSession(sessionId);
+
+    return {
+      pipeline: pipeline.stdout,
+      nodeOutput: node.stdout,
+      report,
+      ticks,
+      exitCode,
+      agent: { offline: model !== undefined, text: answer.text, haiku, permissionsAsked },
+    };
   } finally {
-    // 6. Dispose: every process of the VM ends; the sidecar exits with its last VM.
+    // 7. Dispose: every process and session of the VM ends; the sidecar exits with its last VM.
     await vm.dispose();
+    await model?.stop();
     log("VM disposed");
   }
 }

@@ -6,6 +6,7 @@ export * from "./agentos/v1/error.js";
 export * from "./agentos/v1/filesystem.js";
 export * from "./agentos/v1/frame.js";
 export * from "./agentos/v1/process.js";
+export * from "./agentos/v1/session.js";
 export * from "./agentos/v1/shell.js";
 export * from "./agentos/v1/vm.js";
 export * from "./method-table.js";

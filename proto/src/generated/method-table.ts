@@ -5,6 +5,8 @@ import { defineMethod } from "../wire/method.js";
 import {
   PingRequest,
   PingResponse,
+  RequestPermissionRequest,
+  RequestPermissionResponse,
 } from "./agentos/v1/client.js";
 import {
   DeleteRequest,
@@ -68,6 +70,38 @@ import {
   WriteProcessStdinResponse,
 } from "./agentos/v1/process.js";
 import {
+  CancelSessionRequest,
+  CloseSessionRequest,
+  CloseSessionResponse,
+  CreateSessionRequest,
+  CreateSessionResponse,
+  DestroySessionRequest,
+  DestroySessionResponse,
+  GetSessionAgentInfoRequest,
+  GetSessionCapabilitiesRequest,
+  GetSessionConfigOptionsRequest,
+  GetSessionEventsRequest,
+  GetSessionEventsResponse,
+  GetSessionModesRequest,
+  ListAgentsRequest,
+  ListAgentsResponse,
+  ListSessionsRequest,
+  ListSessionsResponse,
+  OnSessionEventRequest,
+  PromptRequest,
+  PromptResponse,
+  RawSessionSendRequest,
+  RespondPermissionRequest,
+  ResumeSessionRequest,
+  ResumeSessionResponse,
+  SessionCallResponse,
+  SessionEvent,
+  SessionJsonResponse,
+  SetSessionModeRequest,
+  SetSessionModelRequest,
+  SetSessionThoughtLevelRequest,
+} from "./agentos/v1/session.js";
+import {
   CloseShellRequest,
   CloseShellResponse,
   OnShellDataRequest,
@@ -89,7 +123,7 @@ import {
 } from "./agentos/v1/vm.js";
 
 /** Hash of the wire-relevant schema, compared in the hello. */
-export const SCHEMA_HASH = "sha256:61b6c83edede75293767a5ed147c9e16";
+export const SCHEMA_HASH = "sha256:ccb1979efe532b168bd040c95c151a3b";
 
 /** Every rpc of every service, keyed by its name in camelCase (unique across services). */
 export const methods = {
@@ -105,6 +139,21 @@ export const methods = {
     implementedBy: "client",
     request: PingRequest,
     response: PingResponse,
+  }),
+  /**
+   * An agent asked for permission (session/request_permission) while a
+   *  prompt runs. The client hands it to the session's permission handlers,
+   *  which answer later with SessionService.RespondPermission. Answers at once.
+   */
+  requestPermission: defineMethod<RequestPermissionRequest, RequestPermissionResponse, "unary">({
+    fullName: "agentos.v1.ClientService/RequestPermission",
+    service: "ClientService",
+    name: "RequestPermission",
+    localName: "requestPermission",
+    kind: "unary",
+    implementedBy: "client",
+    request: RequestPermissionRequest,
+    response: RequestPermissionResponse,
   }),
   /**
    * AgentOs.create(): creates a VM from its configuration.
@@ -487,7 +536,8 @@ export const methods = {
     response: GetProcessResponse,
   }),
   /**
-   * SIGTERM. No-op when the process has exited.
+   * SIGTERM to a spawned process or any live process of AllProcesses. No-op
+   *  when the process has exited.
    */
   stopProcess: defineMethod<StopProcessRequest, StopProcessResponse, "unary">({
     fullName: "agentos.v1.ProcessService/StopProcess",
@@ -500,7 +550,8 @@ export const methods = {
     response: StopProcessResponse,
   }),
   /**
-   * SIGKILL. No-op when the process has exited.
+   * SIGKILL to a spawned process or any live process of AllProcesses, and to
+   *  what it started. No-op when the process has exited.
    */
   killProcess: defineMethod<KillProcessRequest, KillProcessResponse, "unary">({
     fullName: "agentos.v1.ProcessService/KillProcess",
@@ -524,6 +575,258 @@ export const methods = {
     implementedBy: "sidecar",
     request: FetchRequest,
     response: FetchResponse,
+  }),
+  /**
+   * The agents the VM's software offers.
+   */
+  listAgents: defineMethod<ListAgentsRequest, ListAgentsResponse, "unary">({
+    fullName: "agentos.v1.SessionService/ListAgents",
+    service: "SessionService",
+    name: "ListAgents",
+    localName: "listAgents",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: ListAgentsRequest,
+    response: ListAgentsResponse,
+  }),
+  /**
+   * Starts the agent's adapter in the VM, then initialize + session/new
+   *  (with the OS instructions unless skipped). Answers once it is ready.
+   */
+  createSession: defineMethod<CreateSessionRequest, CreateSessionResponse, "unary">({
+    fullName: "agentos.v1.SessionService/CreateSession",
+    service: "SessionService",
+    name: "CreateSession",
+    localName: "createSession",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: CreateSessionRequest,
+    response: CreateSessionResponse,
+  }),
+  /**
+   * session/prompt. Updates stream to OnSessionEvent subscribers and
+   *  permission requests reach ClientService.RequestPermission while it runs.
+   */
+  prompt: defineMethod<PromptRequest, PromptResponse, "unary">({
+    fullName: "agentos.v1.SessionService/Prompt",
+    service: "SessionService",
+    name: "Prompt",
+    localName: "prompt",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: PromptRequest,
+    response: PromptResponse,
+  }),
+  /**
+   * session/cancel: the running prompt ends with stopReason "cancelled".
+   */
+  cancelSession: defineMethod<CancelSessionRequest, SessionCallResponse, "unary">({
+    fullName: "agentos.v1.SessionService/CancelSession",
+    service: "SessionService",
+    name: "CancelSession",
+    localName: "cancelSession",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: CancelSessionRequest,
+    response: SessionCallResponse,
+  }),
+  /**
+   * Ends the adapter process at once and forgets the session. A running
+   *  prompt fails with CANCELLED.
+   */
+  closeSession: defineMethod<CloseSessionRequest, CloseSessionResponse, "unary">({
+    fullName: "agentos.v1.SessionService/CloseSession",
+    service: "SessionService",
+    name: "CloseSession",
+    localName: "closeSession",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: CloseSessionRequest,
+    response: CloseSessionResponse,
+  }),
+  /**
+   * Cancels a running prompt, asks the agent to close the session
+   *  (session/close, when it supports it), then ends the adapter.
+   */
+  destroySession: defineMethod<DestroySessionRequest, DestroySessionResponse, "unary">({
+    fullName: "agentos.v1.SessionService/DestroySession",
+    service: "SessionService",
+    name: "DestroySession",
+    localName: "destroySession",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: DestroySessionRequest,
+    response: DestroySessionResponse,
+  }),
+  /**
+   * Checks that the session exists and is live.
+   */
+  resumeSession: defineMethod<ResumeSessionRequest, ResumeSessionResponse, "unary">({
+    fullName: "agentos.v1.SessionService/ResumeSession",
+    service: "SessionService",
+    name: "ResumeSession",
+    localName: "resumeSession",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: ResumeSessionRequest,
+    response: ResumeSessionResponse,
+  }),
+  /**
+   * rpc agentos.v1.SessionService/ListSessions
+   */
+  listSessions: defineMethod<ListSessionsRequest, ListSessionsResponse, "unary">({
+    fullName: "agentos.v1.SessionService/ListSessions",
+    service: "SessionService",
+    name: "ListSessions",
+    localName: "listSessions",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: ListSessionsRequest,
+    response: ListSessionsResponse,
+  }),
+  /**
+   * Recorded session/update notifications, oldest first.
+   */
+  getSessionEvents: defineMethod<GetSessionEventsRequest, GetSessionEventsResponse, "unary">({
+    fullName: "agentos.v1.SessionService/GetSessionEvents",
+    service: "SessionService",
+    name: "GetSessionEvents",
+    localName: "getSessionEvents",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: GetSessionEventsRequest,
+    response: GetSessionEventsResponse,
+  }),
+  /**
+   * Streams session/update notifications as they are recorded. Ends when the
+   *  session is closed.
+   */
+  onSessionEvent: defineMethod<OnSessionEventRequest, SessionEvent, "server_streaming">({
+    fullName: "agentos.v1.SessionService/OnSessionEvent",
+    service: "SessionService",
+    name: "OnSessionEvent",
+    localName: "onSessionEvent",
+    kind: "server_streaming",
+    implementedBy: "sidecar",
+    request: OnSessionEventRequest,
+    response: SessionEvent,
+  }),
+  /**
+   * Answers a pending session/request_permission.
+   */
+  respondPermission: defineMethod<RespondPermissionRequest, SessionCallResponse, "unary">({
+    fullName: "agentos.v1.SessionService/RespondPermission",
+    service: "SessionService",
+    name: "RespondPermission",
+    localName: "respondPermission",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: RespondPermissionRequest,
+    response: SessionCallResponse,
+  }),
+  /**
+   * session/set_mode.
+   */
+  setSessionMode: defineMethod<SetSessionModeRequest, SessionCallResponse, "unary">({
+    fullName: "agentos.v1.SessionService/SetSessionMode",
+    service: "SessionService",
+    name: "SetSessionMode",
+    localName: "setSessionMode",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: SetSessionModeRequest,
+    response: SessionCallResponse,
+  }),
+  /**
+   * rpc agentos.v1.SessionService/GetSessionModes
+   */
+  getSessionModes: defineMethod<GetSessionModesRequest, SessionJsonResponse, "unary">({
+    fullName: "agentos.v1.SessionService/GetSessionModes",
+    service: "SessionService",
+    name: "GetSessionModes",
+    localName: "getSessionModes",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: GetSessionModesRequest,
+    response: SessionJsonResponse,
+  }),
+  /**
+   * session/set_config_option on the agent's "model" option.
+   */
+  setSessionModel: defineMethod<SetSessionModelRequest, SessionCallResponse, "unary">({
+    fullName: "agentos.v1.SessionService/SetSessionModel",
+    service: "SessionService",
+    name: "SetSessionModel",
+    localName: "setSessionModel",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: SetSessionModelRequest,
+    response: SessionCallResponse,
+  }),
+  /**
+   * session/set_config_option on the agent's "thought_level" option.
+   */
+  setSessionThoughtLevel: defineMethod<SetSessionThoughtLevelRequest, SessionCallResponse, "unary">({
+    fullName: "agentos.v1.SessionService/SetSessionThoughtLevel",
+    service: "SessionService",
+    name: "SetSessionThoughtLevel",
+    localName: "setSessionThoughtLevel",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: SetSessionThoughtLevelRequest,
+    response: SessionCallResponse,
+  }),
+  /**
+   * rpc agentos.v1.SessionService/GetSessionConfigOptions
+   */
+  getSessionConfigOptions: defineMethod<GetSessionConfigOptionsRequest, SessionJsonResponse, "unary">({
+    fullName: "agentos.v1.SessionService/GetSessionConfigOptions",
+    service: "SessionService",
+    name: "GetSessionConfigOptions",
+    localName: "getSessionConfigOptions",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: GetSessionConfigOptionsRequest,
+    response: SessionJsonResponse,
+  }),
+  /**
+   * rpc agentos.v1.SessionService/GetSessionCapabilities
+   */
+  getSessionCapabilities: defineMethod<GetSessionCapabilitiesRequest, SessionJsonResponse, "unary">({
+    fullName: "agentos.v1.SessionService/GetSessionCapabilities",
+    service: "SessionService",
+    name: "GetSessionCapabilities",
+    localName: "getSessionCapabilities",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: GetSessionCapabilitiesRequest,
+    response: SessionJsonResponse,
+  }),
+  /**
+   * rpc agentos.v1.SessionService/GetSessionAgentInfo
+   */
+  getSessionAgentInfo: defineMethod<GetSessionAgentInfoRequest, SessionJsonResponse, "unary">({
+    fullName: "agentos.v1.SessionService/GetSessionAgentInfo",
+    service: "SessionService",
+    name: "GetSessionAgentInfo",
+    localName: "getSessionAgentInfo",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: GetSessionAgentInfoRequest,
+    response: SessionJsonResponse,
+  }),
+  /**
+   * Any ACP request to the agent, answered with its JSON-RPC response.
+   */
+  rawSessionSend: defineMethod<RawSessionSendRequest, SessionCallResponse, "unary">({
+    fullName: "agentos.v1.SessionService/RawSessionSend",
+    service: "SessionService",
+    name: "RawSessionSend",
+    localName: "rawSessionSend",
+    kind: "unary",
+    implementedBy: "sidecar",
+    request: RawSessionSendRequest,
+    response: SessionCallResponse,
   }),
   /**
    * rpc agentos.v1.ShellService/OpenShell
@@ -597,10 +900,11 @@ export type MethodName = keyof typeof methods;
 
 /** The services, in schema order, with the names of their rpcs. */
 export const services = [
-  { name: "ClientService", typeName: "agentos.v1.ClientService", implementedBy: "client", methods: ["ping"] as MethodName[] },
+  { name: "ClientService", typeName: "agentos.v1.ClientService", implementedBy: "client", methods: ["ping", "requestPermission"] as MethodName[] },
   { name: "VmService", typeName: "agentos.v1.VmService", implementedBy: "sidecar", methods: ["create", "dispose", "pingClient"] as MethodName[] },
   { name: "FilesystemService", typeName: "agentos.v1.FilesystemService", implementedBy: "sidecar", methods: ["readFile", "writeFile", "readFiles", "writeFiles", "mkdir", "readdir", "readdirRecursive", "stat", "exists", "move", "delete", "mountFs", "unmountFs", "snapshotRootFilesystem"] as MethodName[] },
   { name: "ProcessService", typeName: "agentos.v1.ProcessService", implementedBy: "sidecar", methods: ["exec", "spawn", "writeProcessStdin", "closeProcessStdin", "onProcessStdout", "onProcessStderr", "onProcessExit", "waitProcess", "listProcesses", "allProcesses", "processTree", "getProcess", "stopProcess", "killProcess", "fetch"] as MethodName[] },
+  { name: "SessionService", typeName: "agentos.v1.SessionService", implementedBy: "sidecar", methods: ["listAgents", "createSession", "prompt", "cancelSession", "closeSession", "destroySession", "resumeSession", "listSessions", "getSessionEvents", "onSessionEvent", "respondPermission", "setSessionMode", "getSessionModes", "setSessionModel", "setSessionThoughtLevel", "getSessionConfigOptions", "getSessionCapabilities", "getSessionAgentInfo", "rawSessionSend"] as MethodName[] },
   { name: "ShellService", typeName: "agentos.v1.ShellService", implementedBy: "sidecar", methods: ["openShell", "writeShell", "onShellData", "resizeShell", "closeShell"] as MethodName[] },
 ] as const;
 

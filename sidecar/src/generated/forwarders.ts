@@ -5,6 +5,8 @@ import { type CallOptions, type Caller, methods } from "@agentos/proto";
 import type {
   PingRequest,
   PingResponse,
+  RequestPermissionRequest,
+  RequestPermissionResponse,
 } from "@agentos/proto";
 
 /** One forwarder per rpc the client implements: encodes, sends, decodes. Nothing else. */
@@ -18,6 +20,17 @@ export class ClientForwarders {
    */
   ping(request: PingRequest, options?: CallOptions): Promise<PingResponse> {
     return this.caller.call(methods.ping, request, options);
+  }
+
+  /**
+   * agentos.v1.ClientService/RequestPermission
+   *
+   * An agent asked for permission (session/request_permission) while a
+   *  prompt runs. The client hands it to the session's permission handlers,
+   *  which answer later with SessionService.RespondPermission. Answers at once.
+   */
+  requestPermission(request: RequestPermissionRequest, options?: CallOptions): Promise<RequestPermissionResponse> {
+    return this.caller.call(methods.requestPermission, request, options);
   }
 }
 

@@ -5,14 +5,21 @@ import { type CallContext, type Dispatcher, type ServerStream, methods, streamEn
 import type {
   AllProcessesRequest,
   AllProcessesResponse,
+  CancelSessionRequest,
   CloseProcessStdinRequest,
   CloseProcessStdinResponse,
+  CloseSessionRequest,
+  CloseSessionResponse,
   CloseShellRequest,
   CloseShellResponse,
   CreateRequest,
   CreateResponse,
+  CreateSessionRequest,
+  CreateSessionResponse,
   DeleteRequest,
   DeleteResponse,
+  DestroySessionRequest,
+  DestroySessionResponse,
   DisposeRequest,
   DisposeResponse,
   ExecRequest,
@@ -23,10 +30,20 @@ import type {
   FetchResponse,
   GetProcessRequest,
   GetProcessResponse,
+  GetSessionAgentInfoRequest,
+  GetSessionCapabilitiesRequest,
+  GetSessionConfigOptionsRequest,
+  GetSessionEventsRequest,
+  GetSessionEventsResponse,
+  GetSessionModesRequest,
   KillProcessRequest,
   KillProcessResponse,
+  ListAgentsRequest,
+  ListAgentsResponse,
   ListProcessesRequest,
   ListProcessesResponse,
+  ListSessionsRequest,
+  ListSessionsResponse,
   MkdirRequest,
   MkdirResponse,
   MountFsRequest,
@@ -36,6 +53,7 @@ import type {
   OnProcessExitRequest,
   OnProcessStderrRequest,
   OnProcessStdoutRequest,
+  OnSessionEventRequest,
   OnShellDataRequest,
   OpenShellRequest,
   OpenShellResponse,
@@ -45,6 +63,9 @@ import type {
   ProcessOutput,
   ProcessTreeRequest,
   ProcessTreeResponse,
+  PromptRequest,
+  PromptResponse,
+  RawSessionSendRequest,
   ReadFileRequest,
   ReadFileResponse,
   ReadFilesRequest,
@@ -55,6 +76,15 @@ import type {
   ReaddirResponse,
   ResizeShellRequest,
   ResizeShellResponse,
+  RespondPermissionRequest,
+  ResumeSessionRequest,
+  ResumeSessionResponse,
+  SessionCallResponse,
+  SessionEvent,
+  SessionJsonResponse,
+  SetSessionModeRequest,
+  SetSessionModelRequest,
+  SetSessionThoughtLevelRequest,
   ShellData,
   SnapshotRootFilesystemRequest,
   SnapshotRootFilesystemResponse,
@@ -162,17 +192,100 @@ export interface ProcessServiceHandler {
   processTree(request: ProcessTreeRequest, context: CallContext): ProcessTreeResponse | Promise<ProcessTreeResponse>;
   getProcess(request: GetProcessRequest, context: CallContext): GetProcessResponse | Promise<GetProcessResponse>;
   /**
-   * SIGTERM. No-op when the process has exited.
+   * SIGTERM to a spawned process or any live process of AllProcesses. No-op
+   *  when the process has exited.
    */
   stopProcess(request: StopProcessRequest, context: CallContext): StopProcessResponse | Promise<StopProcessResponse>;
   /**
-   * SIGKILL. No-op when the process has exited.
+   * SIGKILL to a spawned process or any live process of AllProcesses, and to
+   *  what it started. No-op when the process has exited.
    */
   killProcess(request: KillProcessRequest, context: CallContext): KillProcessResponse | Promise<KillProcessResponse>;
   /**
    * An HTTP request to a server listening on `port` inside the VM.
    */
   fetch(request: FetchRequest, context: CallContext): FetchResponse | Promise<FetchResponse>;
+}
+
+/**
+ * Implements agentos.v1.SessionService.
+ *
+ * Agent sessions over the Agent Client Protocol (ACP). The sidecar is the ACP
+ *  client: it starts the agent's adapter inside the VM, speaks ACP to it over
+ *  the adapter's stdio, serves the client-side ACP methods (fs/*, terminal/*)
+ *  against the VM, and records every session/update with a sequence number.
+ *  Every flow here is one request, however many ACP messages it takes.
+ *
+ *  ACP payloads (notifications, results, params) are JSON documents; they
+ *  travel as UTF-8 JSON text in the `*_json` fields.
+ */
+export interface SessionServiceHandler {
+  /**
+   * The agents the VM's software offers.
+   */
+  listAgents(request: ListAgentsRequest, context: CallContext): ListAgentsResponse | Promise<ListAgentsResponse>;
+  /**
+   * Starts the agent's adapter in the VM, then initialize + session/new
+   *  (with the OS instructions unless skipped). Answers once it is ready.
+   */
+  createSession(request: CreateSessionRequest, context: CallContext): CreateSessionResponse | Promise<CreateSessionResponse>;
+  /**
+   * session/prompt. Updates stream to OnSessionEvent subscribers and
+   *  permission requests reach ClientService.RequestPermission while it runs.
+   */
+  prompt(request: PromptRequest, context: CallContext): PromptResponse | Promise<PromptResponse>;
+  /**
+   * session/cancel: the running prompt ends with stopReason "cancelled".
+   */
+  cancelSession(request: CancelSessionRequest, context: CallContext): SessionCallResponse | Promise<SessionCallResponse>;
+  /**
+   * Ends the adapter process at once and forgets the session. A running
+   *  prompt fails with CANCELLED.
+   */
+  closeSession(request: CloseSessionRequest, context: CallContext): CloseSessionResponse | Promise<CloseSessionResponse>;
+  /**
+   * Cancels a running prompt, asks the agent to close the session
+   *  (session/close, when it supports it), then ends the adapter.
+   */
+  destroySession(request: DestroySessionRequest, context: CallContext): DestroySessionResponse | Promise<DestroySessionResponse>;
+  /**
+   * Checks that the session exists and is live.
+   */
+  resumeSession(request: ResumeSessionRequest, context: CallContext): ResumeSessionResponse | Promise<ResumeSessionResponse>;
+  listSessions(request: ListSessionsRequest, context: CallContext): ListSessionsResponse | Promise<ListSessionsResponse>;
+  /**
+   * Recorded session/update notifications, oldest first.
+   */
+  getSessionEvents(request: GetSessionEventsRequest, context: CallContext): GetSessionEventsResponse | Promise<GetSessionEventsResponse>;
+  /**
+   * Streams session/update notifications as they are recorded. Ends when the
+   *  session is closed.
+   */
+  onSessionEvent(request: OnSessionEventRequest, stream: ServerStream<SessionEvent>, context: CallContext): Promise<void>;
+  /**
+   * Answers a pending session/request_permission.
+   */
+  respondPermission(request: RespondPermissionRequest, context: CallContext): SessionCallResponse | Promise<SessionCallResponse>;
+  /**
+   * session/set_mode.
+   */
+  setSessionMode(request: SetSessionModeRequest, context: CallContext): SessionCallResponse | Promise<SessionCallResponse>;
+  getSessionModes(request: GetSessionModesRequest, context: CallContext): SessionJsonResponse | Promise<SessionJsonResponse>;
+  /**
+   * session/set_config_option on the agent's "model" option.
+   */
+  setSessionModel(request: SetSessionModelRequest, context: CallContext): SessionCallResponse | Promise<SessionCallResponse>;
+  /**
+   * session/set_config_option on the agent's "thought_level" option.
+   */
+  setSessionThoughtLevel(request: SetSessionThoughtLevelRequest, context: CallContext): SessionCallResponse | Promise<SessionCallResponse>;
+  getSessionConfigOptions(request: GetSessionConfigOptionsRequest, context: CallContext): SessionJsonResponse | Promise<SessionJsonResponse>;
+  getSessionCapabilities(request: GetSessionCapabilitiesRequest, context: CallContext): SessionJsonResponse | Promise<SessionJsonResponse>;
+  getSessionAgentInfo(request: GetSessionAgentInfoRequest, context: CallContext): SessionJsonResponse | Promise<SessionJsonResponse>;
+  /**
+   * Any ACP request to the agent, answered with its JSON-RPC response.
+   */
+  rawSessionSend(request: RawSessionSendRequest, context: CallContext): SessionCallResponse | Promise<SessionCallResponse>;
 }
 
 /**
@@ -203,6 +316,7 @@ export interface SidecarHandlers {
   vmService: VmServiceHandler;
   filesystemService: FilesystemServiceHandler;
   processService: ProcessServiceHandler;
+  sessionService: SessionServiceHandler;
   shellService: ShellServiceHandler;
 }
 
@@ -241,6 +355,25 @@ export function createSidecarDispatcher(handlers: SidecarHandlers): Dispatcher {
     [methods.stopProcess.fullName, unaryEntry(methods.stopProcess, (request, context) => handlers.processService.stopProcess(request, context))],
     [methods.killProcess.fullName, unaryEntry(methods.killProcess, (request, context) => handlers.processService.killProcess(request, context))],
     [methods.fetch.fullName, unaryEntry(methods.fetch, (request, context) => handlers.processService.fetch(request, context))],
+    [methods.listAgents.fullName, unaryEntry(methods.listAgents, (request, context) => handlers.sessionService.listAgents(request, context))],
+    [methods.createSession.fullName, unaryEntry(methods.createSession, (request, context) => handlers.sessionService.createSession(request, context))],
+    [methods.prompt.fullName, unaryEntry(methods.prompt, (request, context) => handlers.sessionService.prompt(request, context))],
+    [methods.cancelSession.fullName, unaryEntry(methods.cancelSession, (request, context) => handlers.sessionService.cancelSession(request, context))],
+    [methods.closeSession.fullName, unaryEntry(methods.closeSession, (request, context) => handlers.sessionService.closeSession(request, context))],
+    [methods.destroySession.fullName, unaryEntry(methods.destroySession, (request, context) => handlers.sessionService.destroySession(request, context))],
+    [methods.resumeSession.fullName, unaryEntry(methods.resumeSession, (request, context) => handlers.sessionService.resumeSession(request, context))],
+    [methods.listSessions.fullName, unaryEntry(methods.listSessions, (request, context) => handlers.sessionService.listSessions(request, context))],
+    [methods.getSessionEvents.fullName, unaryEntry(methods.getSessionEvents, (request, context) => handlers.sessionService.getSessionEvents(request, context))],
+    [methods.onSessionEvent.fullName, streamEntry(methods.onSessionEvent, (request, stream, context) => handlers.sessionService.onSessionEvent(request, stream, context))],
+    [methods.respondPermission.fullName, unaryEntry(methods.respondPermission, (request, context) => handlers.sessionService.respondPermission(request, context))],
+    [methods.setSessionMode.fullName, unaryEntry(methods.setSessionMode, (request, context) => handlers.sessionService.setSessionMode(request, context))],
+    [methods.getSessionModes.fullName, unaryEntry(methods.getSessionModes, (request, context) => handlers.sessionService.getSessionModes(request, context))],
+    [methods.setSessionModel.fullName, unaryEntry(methods.setSessionModel, (request, context) => handlers.sessionService.setSessionModel(request, context))],
+    [methods.setSessionThoughtLevel.fullName, unaryEntry(methods.setSessionThoughtLevel, (request, context) => handlers.sessionService.setSessionThoughtLevel(request, context))],
+    [methods.getSessionConfigOptions.fullName, unaryEntry(methods.getSessionConfigOptions, (request, context) => handlers.sessionService.getSessionConfigOptions(request, context))],
+    [methods.getSessionCapabilities.fullName, unaryEntry(methods.getSessionCapabilities, (request, context) => handlers.sessionService.getSessionCapabilities(request, context))],
+    [methods.getSessionAgentInfo.fullName, unaryEntry(methods.getSessionAgentInfo, (request, context) => handlers.sessionService.getSessionAgentInfo(request, context))],
+    [methods.rawSessionSend.fullName, unaryEntry(methods.rawSessionSend, (request, context) => handlers.sessionService.rawSessionSend(request, context))],
     [methods.openShell.fullName, unaryEntry(methods.openShell, (request, context) => handlers.shellService.openShell(request, context))],
     [methods.writeShell.fullName, unaryEntry(methods.writeShell, (request, context) => handlers.shellService.writeShell(request, context))],
     [methods.onShellData.fullName, streamEntry(methods.onShellData, (request, stream, context) => handlers.shellService.onShellData(request, stream, context))],

@@ -54,6 +54,12 @@ export interface SpawnOptions {
   cwd: string | undefined;
 }
 
+export interface ServiceOptions extends SpawnOptions {
+  onStdout: (data: Uint8Array) => void;
+  onStderr: (data: Uint8Array) => void;
+  longLived?: boolean;
+}
+
 export interface ExecOptions extends SpawnOptions {
   stdin: Uint8Array | undefined;
   timeoutMs: number | undefined;
@@ -100,6 +106,34 @@ export class ProcessRegistry {
     return process;
   }
 
+  /**
+   * A process the sidecar drives itself (an agent adapter, an ACP terminal):
+   * its output goes to the callbacks and it is not listed with spawned
+   * processes. With `longLived` it is exempt from the per-process run-time
+   * limit; the commands it starts are not.
+   */
+  startService(command: string, args: string[], options: ServiceOptions): ManagedProcess {
+    let handle: ManagedProcess;
+    try {
+      handle = this.kernel.spawn(command, args, {
+        env: options.env,
+        cwd: options.cwd ?? HOME,
+        streamStdin: true,
+        onStdout: options.onStdout,
+        onStderr: (data) => options.onStderr(stripRuntimeNoise(data)),
+      });
+    } catch (error) {
+      throw this.spawnError(error, command);
+    }
+    if (options.longLived) this.runTime.exemptPid(handle.pid);
+    return handle;
+  }
+
+  /** Ends a process and everything it started. */
+  killTree(pid: number): void {
+    signalTree(this.kernel, pid, SIGKILL);
+  }
+
   /** A process started with spawn; NOT_FOUND for any other pid. */
   get(pid: number): GuestProcess {
     const process = this.spawned.get(pid);
@@ -111,14 +145,30 @@ export class ProcessRegistry {
     return [...this.spawned.values()];
   }
 
+  /** SIGTERM to a spawned process, or to any live process of the VM (allProcesses). */
   stop(pid: number): void {
-    const process = this.get(pid);
-    if (!process.exit) process.handle.kill(SIGTERM);
+    const process = this.spawned.get(pid);
+    if (process) {
+      if (!process.exit) process.handle.kill(SIGTERM);
+      return;
+    }
+    this.signalKernelProcess(pid, SIGTERM);
   }
 
+  /** SIGKILL to a process and what it started: spawned, or any live process of the VM. */
   kill(pid: number): void {
-    const process = this.get(pid);
-    if (!process.exit) signalTree(this.kernel, pid, SIGKILL);
+    const process = this.spawned.get(pid);
+    if (process) {
+      if (!process.exit) signalTree(this.kernel, pid, SIGKILL);
+      return;
+    }
+    this.signalKernelProcess(pid, SIGKILL);
+  }
+
+  private signalKernelProcess(pid: number, signal: number): void {
+    const info = this.kernel.processes.get(pid);
+    if (!info) throw notFound(`no process with pid ${pid} in this VM`, "ESRCH");
+    if (info.status !== "exited") signalTree(this.kernel, pid, signal);
   }
 
   /**

@@ -1,4 +1,6 @@
-import { fileURLToPath } from "node:url";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { CreateVmConfig } from "@agentos/proto";
 import { RpcError } from "@agentos/proto";
 import { createWasmVmRuntime } from "@rivet-dev/agent-os-posix";
@@ -26,14 +28,35 @@ import { withScriptPathsFromCwd } from "./node-script-paths.js";
 import { ProcessRegistry } from "./processes.js";
 import { RunTimeLimit } from "./run-time-limit.js";
 import { ShellRegistry } from "./shells.js";
-import { resolveCommandDirs } from "./software.js";
+import { type AgentInstall, resolveAgents, resolveCommandDirs, resolvePackageRoots } from "./software.js";
 
 /**
  * The Node runtime projects `<moduleAccessCwd>/node_modules` into the VM.
- * Unless the config names a folder, point it at this module's own folder,
- * which has no node_modules: no host modules are visible.
+ * Unless the config names a folder, point it at an empty folder of our own:
+ * no host modules are visible. (It must have a node_modules folder: in
+ * @secure-exec/nodejs 0.2.1 package roots are refused without one.)
  */
-const NO_HOST_MODULES = fileURLToPath(new URL(".", import.meta.url));
+let emptyModulesCwd: string | undefined;
+function noHostModules(): string {
+  if (!emptyModulesCwd) {
+    const dir = mkdtempSync(join(tmpdir(), "agentos-no-modules-"));
+    mkdirSync(join(dir, "node_modules"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    emptyModulesCwd = dir;
+  }
+  return emptyModulesCwd;
+}
+
+/**
+ * JavaScript processes at once across the whole sidecar. The shared V8
+ * runtime of @secure-exec/nodejs 0.2.1 allows as many isolates as the host
+ * has CPUs unless told otherwise, and a process past that waits forever
+ * (on 2 cores: a third agent session, or `node` while two run, hangs). Each
+ * VM's own maxProcesses still bounds it per VM; operators may set
+ * SECURE_EXEC_V8_MAX_SESSIONS themselves.
+ */
+export const JS_PROCESSES_MAX = 256;
+process.env.SECURE_EXEC_V8_MAX_SESSIONS ??= String(JS_PROCESSES_MAX);
 
 /** A secure-exec kernel with the WebAssembly userland and the Node runtime. */
 export class Vm {
@@ -48,6 +71,10 @@ export class Vm {
     private readonly kernel: Kernel,
     private readonly ports: GuestPorts,
     private readonly runTime: RunTimeLimit,
+    /** The agents the VM's software offers. */
+    readonly agents: readonly AgentInstall[],
+    /** The guest user's home: where processes start unless told otherwise. */
+    readonly home: string,
   ) {
     this.fs = new VmFilesystem(kernel);
     this.processes = new ProcessRegistry(kernel, limits, runTime);
@@ -57,6 +84,8 @@ export class Vm {
   static async create(id: string, config: CreateVmConfig): Promise<Vm> {
     const limits = resolveLimits(config.limits);
     const commandDirs = resolveCommandDirs(config.software);
+    const packageRoots = resolvePackageRoots(config.software);
+    const agents = resolveAgents(config.software, packageRoots);
     const mounts: FsMount[] = config.mounts.map((m, i) => resolveMount(m, `mounts[${i}]`));
     const policy = NetworkPolicy.fromConfig({
       rules: config.permissions?.network,
@@ -65,6 +94,7 @@ export class Vm {
     });
     const ports = new GuestPorts();
     const env = { ...baseEnvironment(), ...config.env };
+    const home = env.HOME || HOME;
     const kernel = createKernel({
       filesystem: withByteQuota(createInMemoryFileSystem(), limits.maxFilesystemBytes),
       // The kernel's hook sees host names only; exact host:port decisions
@@ -89,12 +119,12 @@ export class Vm {
         withScriptPathsFromCwd(
           createNodeRuntime({
             memoryLimit: limits.memoryMib,
-            moduleAccessCwd: config.moduleAccessCwd || NO_HOST_MODULES,
+            moduleAccessCwd: config.moduleAccessCwd || noHostModules(),
+            packageRoots: packageRoots.map((r) => ({ hostPath: r.hostPath, vmPath: r.vmPath })),
           }),
         ),
       );
       // After the runtimes are mounted the kernel's POSIX directories exist.
-      const home = env.HOME || HOME;
       await kernelVfs(kernel).mkdir(home, { recursive: true });
       // The interactive WebAssembly shell loops forever on warnings when its
       // history file is missing (@rivet-dev/agent-os-posix 0.1.0); give it one.
@@ -104,7 +134,7 @@ export class Vm {
       throw new RpcError("INTERNAL", `cannot boot the VM: ${(error as Error).message}`, { cause: error });
     }
     runTime.start();
-    return new Vm(id, limits, kernel, ports, runTime);
+    return new Vm(id, limits, kernel, ports, runTime, agents, home);
   }
 
   fetch(request: GuestRequest): Promise<GuestResponse> {

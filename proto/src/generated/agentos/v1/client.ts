@@ -4,6 +4,25 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+export interface RequestPermissionRequest {
+  vmId: string;
+  sessionId: string;
+  /** Pass to RespondPermission. */
+  permissionId: string;
+  /** The ACP session/request_permission params, as JSON. */
+  paramsJson: string;
+  /** A line for a person: what the agent wants to do. */
+  description: string;
+}
+
+export interface RequestPermissionResponse {
+  /**
+   * False when no handler is registered: the sidecar applies the session's
+   * default reply at once.
+   */
+  handled: boolean;
+}
+
 export interface PingRequest {
   nonce: string;
 }
@@ -11,6 +30,164 @@ export interface PingRequest {
 export interface PingResponse {
   nonce: string;
 }
+
+function createBaseRequestPermissionRequest(): RequestPermissionRequest {
+  return { vmId: "", sessionId: "", permissionId: "", paramsJson: "", description: "" };
+}
+
+export const RequestPermissionRequest: MessageFns<RequestPermissionRequest> = {
+  encode(message: RequestPermissionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.permissionId !== "") {
+      writer.uint32(26).string(message.permissionId);
+    }
+    if (message.paramsJson !== "") {
+      writer.uint32(34).string(message.paramsJson);
+    }
+    if (message.description !== "") {
+      writer.uint32(42).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestPermissionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestPermissionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.permissionId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.paramsJson = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RequestPermissionRequest>): RequestPermissionRequest {
+    return RequestPermissionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestPermissionRequest>): RequestPermissionRequest {
+    const message = createBaseRequestPermissionRequest();
+    message.vmId = object.vmId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.permissionId = object.permissionId ?? "";
+    message.paramsJson = object.paramsJson ?? "";
+    message.description = object.description ?? "";
+    return message;
+  },
+};
+
+function createBaseRequestPermissionResponse(): RequestPermissionResponse {
+  return { handled: false };
+}
+
+export const RequestPermissionResponse: MessageFns<RequestPermissionResponse> = {
+  encode(message: RequestPermissionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.handled !== false) {
+      writer.uint32(8).bool(message.handled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestPermissionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestPermissionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.handled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<RequestPermissionResponse>): RequestPermissionResponse {
+    return RequestPermissionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RequestPermissionResponse>): RequestPermissionResponse {
+    const message = createBaseRequestPermissionResponse();
+    message.handled = object.handled ?? false;
+    return message;
+  },
+};
 
 function createBasePingRequest(): PingRequest {
   return { nonce: "" };

@@ -44,6 +44,11 @@ export enum ErrorCode {
   VERSION_MISMATCH = 13,
   /** INTERNAL - A bug: the sidecar hit something it did not expect. */
   INTERNAL = 14,
+  /**
+   * AGENT_ERROR - The agent of a session answered with an error, exited, or broke the
+   * Agent Client Protocol. The VM and its other sessions are unaffected.
+   */
+  AGENT_ERROR = 15,
 }
 
 export interface ErrorInfo {

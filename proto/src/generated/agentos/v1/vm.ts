@@ -70,6 +70,11 @@ export interface CreateVmConfig {
    * /root/node_modules inside the VM. Unset: no host modules are visible.
    */
   moduleAccessCwd: string;
+  /**
+   * Appended to the base OS instructions (/etc/agentos/instructions.md)
+   * every agent session of the VM is given.
+   */
+  additionalInstructions: string;
 }
 
 export interface CreateVmConfig_EnvEntry {
@@ -86,6 +91,41 @@ export interface SoftwarePackage {
   name: string;
   /** Host folders holding the command binaries, searched in order. */
   commandDirs: string[];
+  /** Set when the package is an agent: createSession(agent.id) starts it. */
+  agent?: AgentSoftware | undefined;
+}
+
+/** An ACP agent adapter that runs inside the VM with `node`. */
+export interface AgentSoftware {
+  /** createSession(id). */
+  id: string;
+  /** npm package of the ACP adapter (reported by listAgents). */
+  acpAdapter: string;
+  /** npm package of the agent SDK the adapter runs (reported by listAgents). */
+  agentPackage: string;
+  /** Host folders made visible, read-only, inside the VM (to JavaScript). */
+  packageRoots: PackageRoot[];
+  /** VM path of the adapter's entry script. */
+  entry: string;
+  /** Arguments after the entry script. */
+  args: string[];
+  /** Environment of the adapter, under the VM's and the session's env. */
+  env: { [key: string]: string };
+  /**
+   * The adapter takes the OS instructions as `<flag> <text>`. Empty: it
+   * takes none.
+   */
+  instructionsFlag: string;
+}
+
+export interface AgentSoftware_EnvEntry {
+  key: string;
+  value: string;
+}
+
+export interface PackageRoot {
+  hostPath: string;
+  vmPath: string;
 }
 
 /**
@@ -525,6 +565,7 @@ function createBaseCreateVmConfig(): CreateVmConfig {
     mounts: [],
     loopbackExemptPorts: [],
     moduleAccessCwd: "",
+    additionalInstructions: "",
   };
 }
 
@@ -557,6 +598,9 @@ export const CreateVmConfig: MessageFns<CreateVmConfig> = {
     }
     if (message.moduleAccessCwd !== "") {
       writer.uint32(66).string(message.moduleAccessCwd);
+    }
+    if (message.additionalInstructions !== "") {
+      writer.uint32(74).string(message.additionalInstructions);
     }
     return writer;
   },
@@ -651,6 +695,14 @@ export const CreateVmConfig: MessageFns<CreateVmConfig> = {
             message.moduleAccessCwd = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.additionalInstructions = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -690,6 +742,7 @@ export const CreateVmConfig: MessageFns<CreateVmConfig> = {
     message.mounts = object.mounts?.map((e) => MountDescriptor.fromPartial(e)) || [];
     message.loopbackExemptPorts = object.loopbackExemptPorts?.map((e) => e) || [];
     message.moduleAccessCwd = object.moduleAccessCwd ?? "";
+    message.additionalInstructions = object.additionalInstructions ?? "";
     return message;
   },
 };
@@ -762,7 +815,7 @@ export const CreateVmConfig_EnvEntry: MessageFns<CreateVmConfig_EnvEntry> = {
 };
 
 function createBaseSoftwarePackage(): SoftwarePackage {
-  return { name: "", commandDirs: [] };
+  return { name: "", commandDirs: [], agent: undefined };
 }
 
 export const SoftwarePackage: MessageFns<SoftwarePackage> = {
@@ -772,6 +825,9 @@ export const SoftwarePackage: MessageFns<SoftwarePackage> = {
     }
     for (const v of message.commandDirs) {
       writer.uint32(18).string(v!);
+    }
+    if (message.agent !== undefined) {
+      AgentSoftware.encode(message.agent, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -805,6 +861,14 @@ export const SoftwarePackage: MessageFns<SoftwarePackage> = {
             message.commandDirs.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.agent = AgentSoftware.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -824,6 +888,302 @@ export const SoftwarePackage: MessageFns<SoftwarePackage> = {
     const message = createBaseSoftwarePackage();
     message.name = object.name ?? "";
     message.commandDirs = object.commandDirs?.map((e) => e) || [];
+    message.agent = (object.agent !== undefined && object.agent !== null)
+      ? AgentSoftware.fromPartial(object.agent)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAgentSoftware(): AgentSoftware {
+  return {
+    id: "",
+    acpAdapter: "",
+    agentPackage: "",
+    packageRoots: [],
+    entry: "",
+    args: [],
+    env: {},
+    instructionsFlag: "",
+  };
+}
+
+export const AgentSoftware: MessageFns<AgentSoftware> = {
+  encode(message: AgentSoftware, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.acpAdapter !== "") {
+      writer.uint32(18).string(message.acpAdapter);
+    }
+    if (message.agentPackage !== "") {
+      writer.uint32(26).string(message.agentPackage);
+    }
+    for (const v of message.packageRoots) {
+      PackageRoot.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.entry !== "") {
+      writer.uint32(42).string(message.entry);
+    }
+    for (const v of message.args) {
+      writer.uint32(50).string(v!);
+    }
+    globalThis.Object.entries(message.env).forEach(([key, value]: [string, string]) => {
+      AgentSoftware_EnvEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    if (message.instructionsFlag !== "") {
+      writer.uint32(66).string(message.instructionsFlag);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentSoftware {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentSoftware();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.acpAdapter = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.agentPackage = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.packageRoots.push(PackageRoot.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.entry = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.args.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = AgentSoftware_EnvEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.env[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.instructionsFlag = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AgentSoftware>): AgentSoftware {
+    return AgentSoftware.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentSoftware>): AgentSoftware {
+    const message = createBaseAgentSoftware();
+    message.id = object.id ?? "";
+    message.acpAdapter = object.acpAdapter ?? "";
+    message.agentPackage = object.agentPackage ?? "";
+    message.packageRoots = object.packageRoots?.map((e) => PackageRoot.fromPartial(e)) || [];
+    message.entry = object.entry ?? "";
+    message.args = object.args?.map((e) => e) || [];
+    message.env = (globalThis.Object.entries(object.env ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.instructionsFlag = object.instructionsFlag ?? "";
+    return message;
+  },
+};
+
+function createBaseAgentSoftware_EnvEntry(): AgentSoftware_EnvEntry {
+  return { key: "", value: "" };
+}
+
+export const AgentSoftware_EnvEntry: MessageFns<AgentSoftware_EnvEntry> = {
+  encode(message: AgentSoftware_EnvEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentSoftware_EnvEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentSoftware_EnvEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AgentSoftware_EnvEntry>): AgentSoftware_EnvEntry {
+    return AgentSoftware_EnvEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentSoftware_EnvEntry>): AgentSoftware_EnvEntry {
+    const message = createBaseAgentSoftware_EnvEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBasePackageRoot(): PackageRoot {
+  return { hostPath: "", vmPath: "" };
+}
+
+export const PackageRoot: MessageFns<PackageRoot> = {
+  encode(message: PackageRoot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostPath !== "") {
+      writer.uint32(10).string(message.hostPath);
+    }
+    if (message.vmPath !== "") {
+      writer.uint32(18).string(message.vmPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PackageRoot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePackageRoot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostPath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vmPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PackageRoot>): PackageRoot {
+    return PackageRoot.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PackageRoot>): PackageRoot {
+    const message = createBasePackageRoot();
+    message.hostPath = object.hostPath ?? "";
+    message.vmPath = object.vmPath ?? "";
     return message;
   },
 };
