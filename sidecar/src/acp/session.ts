@@ -2,7 +2,7 @@ import * as acp from "@agentclientprotocol/sdk";
 import { RpcError } from "@agentos/proto";
 import type { Vm } from "../vm/vm.js";
 import type { AgentProcess } from "./agent-process.js";
-import { EventLog, type SequencedEvent } from "./event-log.js";
+import { EventLog } from "./event-log.js";
 import { type PermissionReply, PermissionRequests } from "./permissions.js";
 import { Terminals } from "./terminals.js";
 
@@ -399,5 +399,3 @@ function pickOption(options: acp.PermissionOption[], reply: PermissionReply): ac
 function lastLines(text: string, count = 5): string {
   return text.split("\n").slice(-count).join("\n");
 }
-
-export type { SequencedEvent };
