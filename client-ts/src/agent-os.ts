@@ -73,11 +73,14 @@ export class AgentOs {
     const connection = await SidecarConnection.acquire(options.sidecar);
     try {
       const { vmId, limits } = await connection.forwarders.create({ config });
+      connection.registerToolKits(vmId, options.toolKits ?? []);
       return new AgentOs(connection, vmId, {
         memoryMiB: limits?.memoryMib,
         cpuTimeMs: limits?.cpuTimeMs,
         execTimeoutMs: limits?.execTimeoutMs,
         maxProcesses: limits?.maxProcesses,
+        maxOpenFiles: limits?.maxOpenFiles,
+        maxSockets: limits?.maxSockets,
         maxOutputBytes: limits?.maxOutputBytes,
         maxFilesystemBytes: limits?.maxFilesystemBytes,
       });
@@ -97,6 +100,7 @@ export class AgentOs {
       // A sidecar that is gone has taken the VM with it.
       if (!(error instanceof AgentOsError && error.code === "UNAVAILABLE")) throw error;
     } finally {
+      this.connection.forgetToolKits(this.vmId);
       this.connection.release();
     }
   }

@@ -1,46 +1,64 @@
-import { type CreateVmConfig, NetworkRule_Effect, type SoftwarePackage, type Limits as WireLimits } from "@agentos/proto";
+import {
+  type CreateVmConfig,
+  NetworkRule_Effect,
+  PermissionEffect,
+  type SoftwarePackage,
+  type Limits as WireLimits,
+  type PermissionRule as WireRule,
+} from "@agentos/proto";
 import { AgentOsError } from "./agent-os-error.js";
-import type { AgentOsOptions, AgentSoftwareDescriptor, CommandPackage, Limits, SoftwareInput, WasmCommandsDescriptor } from "./types.js";
+import { toWireToolKit } from "./host-tools.js";
+import type {
+  AgentOsOptions,
+  AgentSoftwareDescriptor,
+  CommandPackage,
+  Limits,
+  PermissionRule,
+  SoftwareInput,
+  WasmCommandsDescriptor,
+} from "./types.js";
 
 /** AgentOs.create() options in their wire form. Only shape changes here; the sidecar validates. */
 export function toCreateVmConfig(options: AgentOsOptions): CreateVmConfig {
-  for (const option of ["rootFilesystem", "toolKits"] as const) {
-    if (options[option] !== undefined) {
-      throw new AgentOsError("UNIMPLEMENTED", `AgentOs.create({ ${option} }) is not available in this version of agentOS yet`);
-    }
+  if (options.rootFilesystem !== undefined) {
+    throw new AgentOsError("UNIMPLEMENTED", "AgentOs.create({ rootFilesystem }) is not available in this version of agentOS yet");
   }
-  const permissions = options.permissions as Record<string, unknown> | undefined;
-  for (const [scope, value] of Object.entries(permissions ?? {})) {
+  const permissions = options.permissions ?? {};
+  for (const [scope, value] of Object.entries(permissions)) {
     if (typeof value === "function") {
       throw new AgentOsError(
         "INVALID_ARGUMENT",
-        `permissions.${scope} is a function; permission checks run in the sidecar, so they are given as rules (permissions.network: [{ effect, pattern }])`,
+        `permissions.${scope} is a function; permission checks run in the sidecar, so they are given as rules ({ effect, pattern })`,
       );
     }
-    if (scope !== "network") {
-      throw new AgentOsError(
-        "UNIMPLEMENTED",
-        `permissions.${scope} is not available in this version of agentOS yet; permissions.network is`,
-      );
+    if (!SCOPES.includes(scope as (typeof SCOPES)[number]) && scope !== "defaults") {
+      throw new AgentOsError("INVALID_ARGUMENT", `permissions.${scope} is not a scope; scopes are ${SCOPES.join(", ")} (and defaults)`);
     }
   }
+  const defaults = permissions.defaults ?? {};
   return {
     software: flatten(options.software ?? []).map(toSoftwarePackage),
     env: options.env ?? {},
     limits: options.limits ? toWireLimits(options.limits) : undefined,
     permissions: {
-      network: (options.permissions?.network ?? []).map((rule) => ({
-        effect:
-          rule.effect === "allow"
-            ? NetworkRule_Effect.ALLOW
-            : rule.effect === "deny"
-              ? NetworkRule_Effect.DENY
-              : NetworkRule_Effect.UNSPECIFIED,
+      network: (permissions.network ?? []).map((rule) => ({
+        effect: networkEffect(rule.effect),
         pattern: rule.pattern,
         ops: rule.ops ?? [],
       })),
+      fs: (permissions.fs ?? []).map(toRule),
+      childProcess: (permissions.childProcess ?? []).map(toRule),
+      env: (permissions.env ?? []).map(toRule),
+      tool: (permissions.tool ?? []).map(toRule),
+      defaults: {
+        fs: effect(defaults.fs),
+        network: effect(defaults.network),
+        childProcess: effect(defaults.childProcess),
+        env: effect(defaults.env),
+        tool: effect(defaults.tool),
+      },
     },
-    network: { allow: options.network?.allow ?? [] },
+    network: { allow: options.network?.allow ?? [], dnsOverrides: options.network?.dnsOverrides ?? {} },
     mounts: (options.mounts ?? []).map((mount) => ({
       path: mount.path,
       pluginId: mount.plugin?.id ?? "",
@@ -50,7 +68,26 @@ export function toCreateVmConfig(options: AgentOsOptions): CreateVmConfig {
     loopbackExemptPorts: options.loopbackExemptPorts ?? [],
     moduleAccessCwd: options.moduleAccessCwd ?? "",
     additionalInstructions: options.additionalInstructions ?? "",
+    toolKits: (options.toolKits ?? []).map(toWireToolKit),
   };
+}
+
+const SCOPES = ["fs", "network", "childProcess", "env", "tool"] as const;
+
+function effect(value: "allow" | "deny" | undefined): PermissionEffect {
+  if (value === "allow") return PermissionEffect.ALLOW;
+  if (value === "deny") return PermissionEffect.DENY;
+  return PermissionEffect.UNSPECIFIED;
+}
+
+function networkEffect(value: "allow" | "deny"): NetworkRule_Effect {
+  if (value === "allow") return NetworkRule_Effect.ALLOW;
+  if (value === "deny") return NetworkRule_Effect.DENY;
+  return NetworkRule_Effect.UNSPECIFIED;
+}
+
+function toRule(rule: PermissionRule): WireRule {
+  return { effect: effect(rule.effect), pattern: rule.pattern, ops: rule.ops ?? [] };
 }
 
 function flatten(software: SoftwareInput[]): Exclude<SoftwareInput, SoftwareInput[]>[] {

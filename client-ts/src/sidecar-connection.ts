@@ -16,6 +16,7 @@ import {
 import { AgentOsError } from "./agent-os-error.js";
 import { SidecarForwarders } from "./generated/forwarders.js";
 import { createClientDispatcher } from "./generated/handlers.js";
+import { runHostTool, type ToolKit } from "./host-tools.js";
 import type { PermissionRequestHandler } from "./types.js";
 import { CLIENT_VERSION } from "./version.js";
 
@@ -48,6 +49,8 @@ export class SidecarConnection implements Caller {
   private vms = 0;
   /** onPermissionRequest handlers by VM and session. */
   private readonly permissionHandlers = new Map<string, Set<PermissionRequestHandler>>();
+  /** Host toolkits by VM and toolkit name: what ClientService.CallTool runs. */
+  private readonly toolKits = new Map<string, Map<string, ToolKit>>();
   private busy = 0;
   private closing = false;
   private exited = false;
@@ -65,6 +68,7 @@ export class SidecarConnection implements Caller {
         clientService: {
           ping: (request) => ({ nonce: request.nonce }),
           requestPermission: (request) => ({ handled: this.offerPermission(request) }),
+          callTool: (request) => runHostTool(this.toolKits.get(request.vmId)?.get(request.toolkit)?.tools[request.tool], request.inputJson),
         },
       }),
       errorFromInfo: AgentOsError.fromInfo,
@@ -171,6 +175,15 @@ export class SidecarConnection implements Caller {
       });
       writer.send({ kind: { $case: "hello", value: { version: CLIENT_VERSION, schemaHash: SCHEMA_HASH, peer: "@agentos/client" } } });
     });
+  }
+
+  /** Makes a VM's toolkits callable from the VM (until forgetToolKits). */
+  registerToolKits(vmId: string, kits: readonly ToolKit[]): void {
+    if (kits.length > 0) this.toolKits.set(vmId, new Map(kits.map((kit) => [kit.name, kit])));
+  }
+
+  forgetToolKits(vmId: string): void {
+    this.toolKits.delete(vmId);
   }
 
   /** Registers a handler for a session's permission requests. */

@@ -1,3 +1,4 @@
+import type { ToolKit } from "./host-tools.js";
 import type { SidecarOptions } from "./sidecar-connection.js";
 
 /** A WebAssembly command package, such as the default export of @rivet-dev/agent-os-coreutils. */
@@ -55,9 +56,9 @@ export interface Limits {
   execTimeoutMs?: number;
   /** Processes alive at once. Default 64. */
   maxProcesses?: number;
-  /** Not enforced yet: setting it is refused. */
+  /** Open file descriptors per process, stdio included. Default 256 (also the most the runtime allows). */
   maxOpenFiles?: number;
-  /** Not enforced yet: setting it is refused. */
+  /** Sockets open at once in the VM. Default 128. */
   maxSockets?: number;
   /** Output bytes kept per stream (exec results, output nobody reads yet). Default 1 MiB. */
   maxOutputBytes?: number;
@@ -73,14 +74,40 @@ export interface NetworkRule {
   ops?: ("connect" | "listen" | "dns")[];
 }
 
+/** A rule of the fs, childProcess, env or tool scope (docs/security.md). */
+export interface PermissionRule {
+  effect: "allow" | "deny";
+  /**
+   * A glob: `*` never crosses "/", `**` does. fs: an absolute path
+   * ("/data/**"); childProcess: a command name ("node") or path; env: a
+   * variable name ("AWS_*"); tool: "<toolkit>/<tool>" ("github/*").
+   */
+  pattern: string;
+  /** fs only: "read" and/or "write". Default: both. */
+  ops?: ("read" | "write")[];
+}
+
+/**
+ * What guest code may do. In each scope the rules are evaluated in order
+ * and the first match decides; without one the scope's default applies
+ * (network: connect and dns denied, listen allowed; every other scope:
+ * allowed). /etc/agentos is read-only to the guest whatever the rules say.
+ */
 export interface PermissionPolicy {
-  /** First match decides; without one, connect and dns are denied. */
+  fs?: PermissionRule[];
   network?: NetworkRule[];
+  childProcess?: PermissionRule[];
+  env?: PermissionRule[];
+  tool?: PermissionRule[];
+  /** Replaces a scope's built-in default. */
+  defaults?: Partial<Record<"fs" | "network" | "childProcess" | "env" | "tool", "allow" | "deny">>;
 }
 
 export interface NetworkOptions {
   /** "host:port" patterns guest code may connect to. */
   allow?: string[];
+  /** Host name → IP address the guest's lookups and connections use; the policy still decides by the name. */
+  dnsOverrides?: Record<string, string>;
 }
 
 export interface MountPlugin {
@@ -112,8 +139,8 @@ export interface AgentOsOptions {
   sidecar?: SidecarOptions;
   /** Not available yet (layered root filesystems). */
   rootFilesystem?: unknown;
-  /** Not available yet (host toolkits). */
-  toolKits?: unknown[];
+  /** Host toolkits: each is the command agentos-<name> in the VM (see toolKit()). */
+  toolKits?: ToolKit[];
   /** Not available yet (agent sessions). */
   additionalInstructions?: string;
 }

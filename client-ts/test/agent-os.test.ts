@@ -17,6 +17,8 @@ describe("AgentOs", () => {
       cpuTimeMs: 30_000,
       execTimeoutMs: 30_000,
       maxProcesses: 64,
+      maxOpenFiles: 256,
+      maxSockets: 128,
       maxOutputBytes: 1_048_576,
       maxFilesystemBytes: 268_435_456,
     });
@@ -62,7 +64,15 @@ describe("AgentOs", () => {
     expect(error).toMatchObject({ name: "AgentOsError", code: "NOT_FOUND", errno: "ENOENT" });
     await expect(vm.readFile("relative")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(vm.snapshotRootFilesystem()).rejects.toMatchObject({ code: "UNIMPLEMENTED" });
-    await expect(AgentOs.create({ toolKits: [] })).rejects.toMatchObject({ code: "UNIMPLEMENTED" });
+    await expect(AgentOs.create({ rootFilesystem: {} })).rejects.toMatchObject({ code: "UNIMPLEMENTED" });
+    await expect(AgentOs.create({ permissions: { fs: [{ effect: "deny", pattern: "relative/**" }] } })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/permissions\.fs\[0\]/),
+    });
+    await expect(AgentOs.create({ permissions: { files: [] } as unknown as Record<string, never> })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/not a scope/),
+    });
     await expect(AgentOs.create({ permissions: { network: [{ effect: "allow", pattern: "bad" }] } })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",
     });

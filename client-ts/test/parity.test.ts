@@ -157,7 +157,9 @@ describe("parity", () => {
   });
 
   it("has exactly one client handler and one sidecar forwarder per client rpc", () => {
-    const dispatcher = createClientDispatcher({ clientService: { ping: (r) => r, requestPermission: () => ({ handled: false }) } });
+    const dispatcher = createClientDispatcher({
+      clientService: { ping: (r) => r, requestPermission: () => ({ handled: false }), callTool: () => ({ outcome: undefined }) },
+    });
     expect([...dispatcher.keys()].sort()).toEqual(clientMethods.map((m) => m.fullName).sort());
     expect(prototypeMethods(ClientForwarders.prototype).sort()).toEqual(clientMethods.map((m) => m.localName).sort());
   });

@@ -1,4 +1,4 @@
-import { type MethodDescriptor, type MethodName, methods } from "@agentos/proto";
+import { type CallToolResponse, type MethodDescriptor, type MethodName, methods } from "@agentos/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clientCoverage, SidecarUnderTest, uncovered } from "../src/sidecar-under-test.js";
 
@@ -35,6 +35,58 @@ describe("VmService", () => {
     expect(await sidecar.call(methods.pingClient, { nonce: "abc" })).toMatchObject({ nonce: "pong:abc" });
     // This suite's ClientService answers the nonce "fail" with FAILED_PRECONDITION.
     await expect(sidecar.call(methods.pingClient, { nonce: "fail" })).rejects.toMatchObject({ code: "FAILED_PRECONDITION" });
+  });
+});
+
+describe("ClientService.CallTool (host toolkits)", () => {
+  it("runs agentos-<kit> <tool> in the VM through the client, mapping each answer to an exit status", async () => {
+    const schema = { type: "object", properties: { n: { type: "integer" }, loud: { type: "boolean" } }, required: ["n"] };
+    const tools = ["double", "picky", "broken", "silent"].map((name) => ({
+      name,
+      description: `the ${name} tool`,
+      inputSchemaJson: JSON.stringify(schema),
+      examples: [],
+      timeoutMs: name === "silent" ? 300 : undefined,
+    }));
+    const kitVm = (
+      await sidecar.call(methods.create, { config: { toolKits: [{ name: "conf", description: "conformance kit", tools }] } as never })
+    ).vmId;
+    const seen: unknown[] = [];
+    sidecar.serveClient(methods.callTool, (request): Partial<CallToolResponse> | Promise<never> => {
+      seen.push({ vmId: request.vmId, toolkit: request.toolkit, tool: request.tool, input: JSON.parse(request.inputJson) });
+      const input = JSON.parse(request.inputJson) as { n: number };
+      if (request.tool === "double") return { outcome: { $case: "resultJson", value: JSON.stringify({ doubled: input.n * 2 }) } };
+      if (request.tool === "picky") return { outcome: { $case: "invalidInput", value: "n: too small" } };
+      if (request.tool === "broken") return { outcome: { $case: "error", value: "it broke" } };
+      return new Promise(() => {}); // "silent" never answers
+    });
+    try {
+      const run = (command: string) => sidecar.call(methods.exec, { vmId: kitVm, command });
+      expect(await run("agentos-conf double --n 21 --loud")).toMatchObject({ exitCode: 0, stdout: '{"doubled":42}\n' });
+      expect(seen).toEqual([{ vmId: kitVm, toolkit: "conf", tool: "double", input: { n: 21, loud: true } }]);
+      expect(await run("agentos-conf picky --n 1")).toMatchObject({ exitCode: 2, stderr: expect.stringContaining("n: too small") });
+      expect(await run("agentos-conf broken --n 1")).toMatchObject({ exitCode: 1, stderr: "agentos-conf broken: it broke\n" });
+      expect(await run("agentos-conf silent --n 1")).toMatchObject({
+        exitCode: 124,
+        stderr: expect.stringContaining("timed out after 300 ms"),
+      });
+      // Flags are checked against the schema before the client is asked.
+      expect(await run("agentos-conf double --n 1.5")).toMatchObject({
+        exitCode: 2,
+        stderr: expect.stringContaining("expects an integer"),
+      });
+      expect(await run("agentos-conf double")).toMatchObject({ exitCode: 2, stderr: expect.stringContaining("missing --n") });
+      expect(seen).toHaveLength(4);
+      expect((await run("agentos list-tools")).stdout).toContain("agentos-conf  conformance kit");
+      await expect(
+        sidecar.call(methods.create, {
+          config: { toolKits: [{ name: "conf", description: "", tools: [{ name: "x", inputSchemaJson: '{"type":"string"}' }] }] } as never,
+        }),
+      ).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringMatching(/must describe an object/) });
+    } finally {
+      sidecar.serveClient(methods.callTool, undefined);
+      await sidecar.call(methods.dispose, { vmId: kitVm });
+    }
   });
 });
 

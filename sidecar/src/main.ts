@@ -14,8 +14,14 @@ for (const method of ["log", "info", "debug"] as const) console[method] = consol
 const log = (message: string) => process.stderr.write(`agentos-sidecar: ${message}\n`);
 
 let maxFrameBytes: number | undefined;
+let maxVms: number | undefined;
 try {
-  const { values } = parseArgs({ options: { "max-frame-bytes": { type: "string" } } });
+  const { values } = parseArgs({ options: { "max-frame-bytes": { type: "string" }, "max-vms": { type: "string" } } });
+  const rawVms = values["max-vms"] ?? process.env.AGENTOS_MAX_VMS;
+  if (rawVms !== undefined) {
+    maxVms = Number(rawVms);
+    if (!Number.isSafeInteger(maxVms) || maxVms < 1) throw new Error(`--max-vms must be a positive integer, got ${rawVms}`);
+  }
   const raw = values["max-frame-bytes"] ?? process.env.AGENTOS_MAX_FRAME_BYTES;
   if (raw !== undefined) {
     maxFrameBytes = Number(raw);
@@ -31,7 +37,7 @@ try {
 process.on("uncaughtException", (error) => log(`uncaught exception (the sidecar keeps running): ${error.stack ?? error}`));
 process.on("unhandledRejection", (reason) => log(`unhandled rejection (the sidecar keeps running): ${(reason as Error)?.stack ?? reason}`));
 
-const sidecar = serve({ input: process.stdin, output: wire, maxFrameBytes, log });
+const sidecar = serve({ input: process.stdin, output: wire, maxFrameBytes, maxVms, log });
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {
     void sidecar.shutdown();

@@ -17,6 +17,8 @@ export interface SidecarOptions {
   output: Writable;
   /** Largest frame accepted (default 16 MiB). */
   maxFrameBytes?: number;
+  /** VMs held at once (default 64). */
+  maxVms?: number;
   /** Diagnostics (never the wire). */
   log?: (message: string) => void;
 }
@@ -34,8 +36,18 @@ const DISPOSE_GRACE_MS = 5_000;
 /** Serves one client over a pair of streams. */
 export function serve(options: SidecarOptions): Sidecar {
   const log = options.log ?? ((message: string) => process.stderr.write(`agentos-sidecar: ${message}\n`));
-  const registry = new VmRegistry();
   let client: ClientForwarders | undefined;
+  const registry = new VmRegistry({
+    maxVms: options.maxVms,
+    async callTool(vmId, toolkit, tool, inputJson, { signal }) {
+      if (!client) return { ok: false, error: "no client is connected" };
+      const answer = await client.callTool({ vmId, toolkit, tool, inputJson }, { signal });
+      const outcome = answer.outcome;
+      if (outcome?.$case === "resultJson") return { ok: true, resultJson: outcome.value };
+      if (outcome?.$case === "invalidInput") return { ok: false, invalidInput: outcome.value };
+      return { ok: false, error: outcome?.value ?? "the client gave no answer" };
+    },
+  });
   const sessions = new SessionRegistry({
     async offerPermission(vmId, sessionId, permissionId, params, description) {
       if (!client) return false;

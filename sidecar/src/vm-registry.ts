@@ -1,6 +1,19 @@
 import { type CreateVmConfig, RpcError } from "@agentos/proto";
 import { notFound } from "./errors.js";
+import type { ToolOutcome } from "./vm/host-tools.js";
 import { Vm } from "./vm/vm.js";
+
+/** Runs a host tool of VM `vmId` in the client. */
+export type ClientToolCaller = (
+  vmId: string,
+  toolkit: string,
+  tool: string,
+  inputJson: string,
+  options: { signal: AbortSignal },
+) => Promise<ToolOutcome>;
+
+/** VMs one sidecar holds at once unless configured otherwise. */
+export const DEFAULT_MAX_VMS = 64;
 
 /** Disposed VM ids remembered so late calls get VM_DISPOSED rather than NOT_FOUND. */
 const DISPOSED_IDS_KEPT = 10_000;
@@ -10,16 +23,40 @@ export class VmRegistry {
   private readonly vms = new Map<string, Vm>();
   private readonly disposedIds = new Set<string>();
   private counter = 0;
+  private creating = 0;
+
+  constructor(private readonly options: { maxVms?: number; callTool?: ClientToolCaller } = {}) {}
+
+  get maxVms(): number {
+    return this.options.maxVms ?? DEFAULT_MAX_VMS;
+  }
 
   get size(): number {
     return this.vms.size;
   }
 
   async create(config: CreateVmConfig): Promise<Vm> {
+    if (this.vms.size + this.creating >= this.maxVms) {
+      throw new RpcError(
+        "RESOURCE_EXHAUSTED",
+        `this sidecar already holds ${this.maxVms} VMs (its limit); dispose one or start another sidecar`,
+        {
+          limit: "max_vms",
+        },
+      );
+    }
     const id = `vm-${++this.counter}`;
-    const vm = await Vm.create(id, config);
-    this.vms.set(id, vm);
-    return vm;
+    const callTool = this.options.callTool;
+    this.creating++;
+    try {
+      const vm = await Vm.create(id, config, {
+        callTool: callTool ? (toolkit, tool, inputJson, options) => callTool(id, toolkit, tool, inputJson, options) : undefined,
+      });
+      this.vms.set(id, vm);
+      return vm;
+    } finally {
+      this.creating--;
+    }
   }
 
   get(id: string): Vm {

@@ -18,8 +18,8 @@ describe("VM lifecycle", () => {
       maxProcesses: 64,
       maxOutputBytes: 1024 * 1024,
       maxFilesystemBytes: 256 * 1024 * 1024,
-      maxOpenFiles: undefined,
-      maxSockets: undefined,
+      maxOpenFiles: 256,
+      maxSockets: 128,
     });
     const result = await sidecar.exec(vmId, "echo hello | tr a-z A-Z; ls /bin | grep -c . ; node -e 'console.log(6*7)'");
     expect(result.exitCode).toBe(0);
@@ -82,9 +82,17 @@ describe("VM lifecycle", () => {
 
   it("refuses bad configuration with typed errors and keeps serving", async () => {
     await expect(sidecar.createVm({ limits: { cpuTimeMs: 0 } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
-    await expect(sidecar.createVm({ limits: { maxOpenFiles: 5 } })).rejects.toMatchObject({
-      code: "UNIMPLEMENTED",
-      limit: "max_open_files",
+    await expect(sidecar.createVm({ limits: { maxOpenFiles: 300 } })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/at most 256/),
+    });
+    await expect(sidecar.createVm({ permissions: { fs: [{ effect: 1, pattern: "data/**" }] } })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/permissions\.fs\[0\]\.pattern "data\/\*\*" must be an absolute path glob/),
+    });
+    await expect(sidecar.createVm({ toolKits: [{ name: "Bad Name", tools: [] }] })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringMatching(/toolKits\[0\]\.name/),
     });
     await expect(sidecar.createVm({ software: [{ name: "x", commandDirs: ["/definitely/not/here"] }] })).rejects.toMatchObject({
       code: "INVALID_ARGUMENT",

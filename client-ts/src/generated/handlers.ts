@@ -3,6 +3,8 @@
 /* eslint-disable */
 import { type CallContext, type Dispatcher, type ServerStream, methods, streamEntry, unaryEntry } from "@agentos/proto";
 import type {
+  CallToolRequest,
+  CallToolResponse,
   PingRequest,
   PingResponse,
   RequestPermissionRequest,
@@ -28,6 +30,12 @@ export interface ClientServiceHandler {
    *  which answer later with SessionService.RespondPermission. Answers at once.
    */
   requestPermission(request: RequestPermissionRequest, context: CallContext): RequestPermissionResponse | Promise<RequestPermissionResponse>;
+  /**
+   * A guest ran `agentos-<toolkit> <tool> ...`: the client validates the
+   *  input against the tool's schema and runs its execute function. The
+   *  sidecar bounds the call by the tool's timeout.
+   */
+  callTool(request: CallToolRequest, context: CallContext): CallToolResponse | Promise<CallToolResponse>;
 }
 
 /** Every service the client implements. */
@@ -40,6 +48,7 @@ export function createClientDispatcher(handlers: ClientHandlers): Dispatcher {
   return new Map([
     [methods.ping.fullName, unaryEntry(methods.ping, (request, context) => handlers.clientService.ping(request, context))],
     [methods.requestPermission.fullName, unaryEntry(methods.requestPermission, (request, context) => handlers.clientService.requestPermission(request, context))],
+    [methods.callTool.fullName, unaryEntry(methods.callTool, (request, context) => handlers.clientService.callTool(request, context))],
   ]);
 }
 

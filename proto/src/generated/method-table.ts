@@ -3,6 +3,8 @@
 /* eslint-disable */
 import { defineMethod } from "../wire/method.js";
 import {
+  CallToolRequest,
+  CallToolResponse,
   PingRequest,
   PingResponse,
   RequestPermissionRequest,
@@ -123,7 +125,7 @@ import {
 } from "./agentos/v1/vm.js";
 
 /** Hash of the wire-relevant schema, compared in the hello. */
-export const SCHEMA_HASH = "sha256:ccb1979efe532b168bd040c95c151a3b";
+export const SCHEMA_HASH = "sha256:5312f8ccb037363d117ba38cc3a80543";
 
 /** Every rpc of every service, keyed by its name in camelCase (unique across services). */
 export const methods = {
@@ -154,6 +156,21 @@ export const methods = {
     implementedBy: "client",
     request: RequestPermissionRequest,
     response: RequestPermissionResponse,
+  }),
+  /**
+   * A guest ran `agentos-<toolkit> <tool> ...`: the client validates the
+   *  input against the tool's schema and runs its execute function. The
+   *  sidecar bounds the call by the tool's timeout.
+   */
+  callTool: defineMethod<CallToolRequest, CallToolResponse, "unary">({
+    fullName: "agentos.v1.ClientService/CallTool",
+    service: "ClientService",
+    name: "CallTool",
+    localName: "callTool",
+    kind: "unary",
+    implementedBy: "client",
+    request: CallToolRequest,
+    response: CallToolResponse,
   }),
   /**
    * AgentOs.create(): creates a VM from its configuration.
@@ -900,7 +917,7 @@ export type MethodName = keyof typeof methods;
 
 /** The services, in schema order, with the names of their rpcs. */
 export const services = [
-  { name: "ClientService", typeName: "agentos.v1.ClientService", implementedBy: "client", methods: ["ping", "requestPermission"] as MethodName[] },
+  { name: "ClientService", typeName: "agentos.v1.ClientService", implementedBy: "client", methods: ["ping", "requestPermission", "callTool"] as MethodName[] },
   { name: "VmService", typeName: "agentos.v1.VmService", implementedBy: "sidecar", methods: ["create", "dispose", "pingClient"] as MethodName[] },
   { name: "FilesystemService", typeName: "agentos.v1.FilesystemService", implementedBy: "sidecar", methods: ["readFile", "writeFile", "readFiles", "writeFiles", "mkdir", "readdir", "readdirRecursive", "stat", "exists", "move", "delete", "mountFs", "unmountFs", "snapshotRootFilesystem"] as MethodName[] },
   { name: "ProcessService", typeName: "agentos.v1.ProcessService", implementedBy: "sidecar", methods: ["exec", "spawn", "writeProcessStdin", "closeProcessStdin", "onProcessStdout", "onProcessStderr", "onProcessExit", "waitProcess", "listProcesses", "allProcesses", "processTree", "getProcess", "stopProcess", "killProcess", "fetch"] as MethodName[] },

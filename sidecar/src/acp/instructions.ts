@@ -19,6 +19,7 @@ do stays inside it; the user reads your results through the agentOS API.
 - JavaScript: \`node\` runs scripts (\`node file.js\`, \`node -e "..."\`).
 - Home directory: ${home}. Temporary files: /tmp.
 - Network: outbound connections are denied unless the VM's owner allowed them.
+- ${INSTRUCTIONS_PATH.slice(0, INSTRUCTIONS_PATH.lastIndexOf("/"))} holds these instructions; it is read-only.
 
 ## Limits
 - Each process may run for ${Math.round(l.cpuTimeMs / 1000)} s; a command that runs longer is ended.
@@ -29,8 +30,9 @@ do stays inside it; the user reads your results through the agentOS API.
 
 /** Writes the base instructions (and the VM-wide additional ones) into the VM at boot. */
 export async function writeBaseInstructions(vm: Vm, additional: string): Promise<void> {
-  const text = additional.trim() ? `${baseInstructions(vm, vm.home)}\n${additional.trim()}\n` : baseInstructions(vm, vm.home);
-  await vm.fs.writeFileWithParents(INSTRUCTIONS_PATH, new TextEncoder().encode(text));
+  const parts = [baseInstructions(vm, vm.home), vm.tools.reference(), additional.trim() ? `${additional.trim()}\n` : ""];
+  const text = parts.filter(Boolean).join("\n");
+  await vm.writeSystemFile(INSTRUCTIONS_PATH, new TextEncoder().encode(text));
 }
 
 /** The instructions a session's agent gets: the base text (unless skipped), then the user's. */

@@ -3,6 +3,8 @@
 /* eslint-disable */
 import { type CallOptions, type Caller, methods } from "@agentos/proto";
 import type {
+  CallToolRequest,
+  CallToolResponse,
   PingRequest,
   PingResponse,
   RequestPermissionRequest,
@@ -31,6 +33,17 @@ export class ClientForwarders {
    */
   requestPermission(request: RequestPermissionRequest, options?: CallOptions): Promise<RequestPermissionResponse> {
     return this.caller.call(methods.requestPermission, request, options);
+  }
+
+  /**
+   * agentos.v1.ClientService/CallTool
+   *
+   * A guest ran `agentos-<toolkit> <tool> ...`: the client validates the
+   *  input against the tool's schema and runs its execute function. The
+   *  sidecar bounds the call by the tool's timeout.
+   */
+  callTool(request: CallToolRequest, options?: CallOptions): Promise<CallToolResponse> {
+    return this.caller.call(methods.callTool, request, options);
   }
 }
 

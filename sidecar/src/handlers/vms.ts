@@ -37,6 +37,8 @@ function wireLimits(limits: ResolvedLimits): Limits {
     cpuTimeMs: limits.cpuTimeMs,
     execTimeoutMs: limits.execTimeoutMs,
     maxProcesses: limits.maxProcesses,
+    maxOpenFiles: limits.maxOpenFiles,
+    maxSockets: limits.maxSockets,
     maxOutputBytes: limits.maxOutputBytes,
     maxFilesystemBytes: limits.maxFilesystemBytes,
   };

@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import type { MountDescriptor } from "@agentos/proto";
-import type { Kernel, VirtualFileSystem, VirtualStat } from "@secure-exec/core";
+import type { Kernel, PermissionDecision, VirtualFileSystem, VirtualStat } from "@secure-exec/core";
 import { fromGuestError, posixError } from "../errors.js";
 import { kernelVfs } from "./kernel-internals.js";
 import { type ResolvedMount, resolveMount } from "./mounts.js";
@@ -16,7 +16,11 @@ export interface DirEntryInfo {
 export class VmFilesystem {
   private readonly vfs: VirtualFileSystem;
 
-  constructor(private readonly kernel: Kernel) {
+  constructor(
+    private readonly kernel: Kernel,
+    /** The policy's verdict on changing a whole tree (checked before a multi-step change starts). */
+    private readonly mayChangeTree: (path: string) => PermissionDecision = () => ({ allow: true }),
+  ) {
     this.vfs = kernelVfs(kernel);
   }
 
@@ -105,6 +109,7 @@ export class VmFilesystem {
       // Across mounts a rename cannot work; copy, then delete.
       if ((error as { code?: string }).code !== "EXDEV") throw fromGuestError(error, `move ${from} to ${to}`);
     }
+    this.preflight(from, `move ${from} to ${to}`);
     await this.copy(from, to, stat);
     await this.delete(from, true);
   }
@@ -115,6 +120,7 @@ export class VmFilesystem {
     const stat = await this.guard(`stat ${path}`, () => this.vfs.lstat(path));
     if (stat.isDirectory && !stat.isSymbolicLink) {
       if (recursive) {
+        this.preflight(path, `delete ${path}`);
         for (const name of await this.readdir(path)) await this.delete(childPath(path, name), true);
       }
       await this.guard(`delete directory ${path}`, () => this.kernel.removeDir(path));
@@ -160,6 +166,12 @@ export class VmFilesystem {
     const content = await this.readFile(from);
     await this.writeFile(to, content);
     await this.guard(`chmod ${to}`, () => vfs.chmod(to, stat.mode));
+  }
+
+  /** Refuses a multi-step change the policy would stop half-way. */
+  private preflight(path: string, action: string): void {
+    const decision = this.mayChangeTree(path);
+    if (!decision.allow) throw posixError("EACCES", `${action}: ${decision.reason}`);
   }
 
   private async lstatOrUndefined(path: string): Promise<VirtualStat | undefined> {

@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import { type HostListener, type HostNetworkAdapter, type HostSocket, KernelError } from "@secure-exec/core";
+import { answerNextLookup } from "./dns-overrides.js";
 import type { NetworkPolicy } from "./network-policy.js";
 
 /**
@@ -36,7 +38,11 @@ export function createPolicyNetworkAdapter(inner: HostNetworkAdapter, policy: Ne
     async tcpConnect(host: string, port: number): Promise<HostSocket> {
       const decision = policy.decide("connect", host, port);
       if (!decision.allow) deny("connect", decision.reason);
-      return inner.tcpConnect(host, port);
+      const address = policy.override(host);
+      // The Node runtime's http/fetch follow this connect with a direct one
+      // that resolves on the host (see dns-overrides.ts).
+      if (address) answerNextLookup(host, address);
+      return inner.tcpConnect(address ?? host, port);
     },
     async tcpListen(host: string, port: number): Promise<HostListener> {
       const decision = policy.decide("listen", host, port);
@@ -59,11 +65,13 @@ export function createPolicyNetworkAdapter(inner: HostNetworkAdapter, policy: Ne
     async udpSend(socket, data, host, port) {
       const decision = policy.decide("connect", host, port);
       if (!decision.allow) deny("send", decision.reason);
-      return inner.udpSend(socket, data, host, port);
+      return inner.udpSend(socket, data, policy.override(host) ?? host, port);
     },
     async dnsLookup(hostname, rrtype) {
       const decision = policy.decide("dns", hostname);
       if (!decision.allow) deny("dns", decision.reason);
+      const address = policy.override(hostname);
+      if (address) return { address, family: isIP(address) === 6 ? 6 : 4 };
       return inner.dnsLookup(hostname, rrtype);
     },
   };

@@ -1,4 +1,4 @@
-import type { Kernel, VirtualFileSystem } from "@secure-exec/core";
+import { type Kernel, KernelError, type VirtualFileSystem } from "@secure-exec/core";
 
 /**
  * The one place the sidecar reaches past secure-exec 0.2.1's public Kernel
@@ -6,16 +6,64 @@ import type { Kernel, VirtualFileSystem } from "@secure-exec/core";
  * - can only signal processes the host spawned itself, while its process
  *   table signals any pid (needed to end whole process trees when a limit
  *   fires or a VM is disposed);
- * - has no lstat/readlink/symlink/chmod, while its mount-aware VFS does.
+ * - has no lstat/readlink/symlink/chmod, while its mount-aware VFS does;
+ * - caps sockets per kernel and fds per process at fixed numbers (1024, 256)
+ *   that only its internals can lower.
  */
 interface KernelInternals {
   processTable: { kill(pid: number, signal: number): void };
+  /** The mount table behind the permission checks. */
+  mountTable: VirtualFileSystem;
+  /** The mount table wrapped in the permission checks (what guests use). */
   vfs: VirtualFileSystem;
+  socketTable: { maxSockets: number };
+  fdTableManager: { tables: Map<number, FdTable> };
+}
+
+interface FdTable {
+  entries: Map<number, unknown>;
+  allocateFd(): number;
+  dupMinFd(fd: number, minFd: number): number;
 }
 
 /** The kernel's mount-aware filesystem (what guest processes see). */
 export function kernelVfs(kernel: Kernel): VirtualFileSystem {
   return (kernel as unknown as KernelInternals).vfs;
+}
+
+/** The same filesystem without the permission policy: for the sidecar's own files. */
+export function kernelSystemVfs(kernel: Kernel): VirtualFileSystem {
+  return (kernel as unknown as KernelInternals).mountTable;
+}
+
+/** Sockets open at once in the kernel (its own default is 1024). */
+export function limitSockets(kernel: Kernel, max: number): void {
+  (kernel as unknown as KernelInternals).socketTable.maxSockets = max;
+}
+
+/**
+ * Open fds per process. The kernel refuses more than 256 itself; this
+ * lowers the cap for every fd table the kernel creates from now on.
+ */
+export function limitOpenFiles(kernel: Kernel, max: number): void {
+  const tables = (kernel as unknown as KernelInternals).fdTableManager.tables;
+  const set = tables.set.bind(tables);
+  tables.set = (pid: number, table: FdTable) => {
+    const full = () => {
+      if (table.entries.size >= max) throw new KernelError("EMFILE", `too many open files (limits.maxOpenFiles is ${max})`);
+    };
+    const allocate = table.allocateFd.bind(table);
+    const dupMin = table.dupMinFd.bind(table);
+    table.allocateFd = () => {
+      full();
+      return allocate();
+    };
+    table.dupMinFd = (fd, minFd) => {
+      full();
+      return dupMin(fd, minFd);
+    };
+    return set(pid, table);
+  };
 }
 
 export const SIGTERM = 15;

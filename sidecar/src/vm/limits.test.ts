@@ -24,8 +24,8 @@ describe("resolveLimits", () => {
     expect(() => resolveLimits({ maxProcesses: -1 })).toThrow(/positive integer/);
   });
 
-  it("refuses limits it does not enforce instead of ignoring them", () => {
-    expect(() => resolveLimits({ maxOpenFiles: 10 })).toThrow(expect.objectContaining({ code: "UNIMPLEMENTED", limit: "max_open_files" }));
-    expect(() => resolveLimits({ maxSockets: 10 })).toThrow(expect.objectContaining({ code: "UNIMPLEMENTED", limit: "max_sockets" }));
+  it("takes lower fd and socket caps, and refuses fds above the runtime's own cap", () => {
+    expect(resolveLimits({ maxOpenFiles: 10, maxSockets: 4 })).toMatchObject({ maxOpenFiles: 10, maxSockets: 4 });
+    expect(() => resolveLimits({ maxOpenFiles: 257 })).toThrow(/at most 256/);
   });
 });

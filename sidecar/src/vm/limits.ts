@@ -1,5 +1,4 @@
 import type { Limits } from "@agentos/proto";
-import { RpcError } from "@agentos/proto";
 import { invalidArgument } from "../errors.js";
 
 /** Every limit a VM enforces, with defaults filled in. Nothing is unbounded. */
@@ -8,9 +7,14 @@ export interface ResolvedLimits {
   cpuTimeMs: number;
   execTimeoutMs: number;
   maxProcesses: number;
+  maxOpenFiles: number;
+  maxSockets: number;
   maxOutputBytes: number;
   maxFilesystemBytes: number;
 }
+
+/** secure-exec 0.2.1 refuses more open fds per process than this, whatever we ask. */
+export const RUNTIME_MAX_OPEN_FILES = 256;
 
 /** Modelled on Cloudflare Workers: small by default, raised by configuration. */
 export const DEFAULT_LIMITS: Readonly<ResolvedLimits> = Object.freeze({
@@ -18,6 +22,8 @@ export const DEFAULT_LIMITS: Readonly<ResolvedLimits> = Object.freeze({
   cpuTimeMs: 30_000,
   execTimeoutMs: 30_000,
   maxProcesses: 64,
+  maxOpenFiles: RUNTIME_MAX_OPEN_FILES,
+  maxSockets: 128,
   maxOutputBytes: 1024 * 1024,
   maxFilesystemBytes: 256 * 1024 * 1024,
 });
@@ -28,6 +34,8 @@ export const LIMIT_NAMES = {
   cpuTimeMs: "cpu_time_ms",
   execTimeoutMs: "exec_timeout_ms",
   maxProcesses: "max_processes",
+  maxOpenFiles: "max_open_files",
+  maxSockets: "max_sockets",
   maxOutputBytes: "max_output_bytes",
   maxFilesystemBytes: "max_filesystem_bytes",
 } as const satisfies Record<keyof ResolvedLimits, string>;
@@ -43,14 +51,10 @@ export function resolveLimits(limits: Limits | undefined): ResolvedLimits {
     }
     resolved[key] = value;
   }
-  // Refused rather than accepted and ignored: a limit the sidecar does not
-  // enforce must not look as if it were.
-  for (const key of ["maxOpenFiles", "maxSockets"] as const) {
-    if (limits[key] !== undefined) {
-      throw new RpcError("UNIMPLEMENTED", `limits.${key} is not enforced by this sidecar yet; leave it unset`, {
-        limit: key === "maxOpenFiles" ? "max_open_files" : "max_sockets",
-      });
-    }
+  if (resolved.maxOpenFiles > RUNTIME_MAX_OPEN_FILES) {
+    throw invalidArgument(
+      `limits.maxOpenFiles is at most ${RUNTIME_MAX_OPEN_FILES} (the runtime's own cap per process); got ${resolved.maxOpenFiles}`,
+    );
   }
   return resolved;
 }

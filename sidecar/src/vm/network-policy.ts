@@ -25,13 +25,25 @@ export interface Decision {
  * allowed (guest listeners are only ever bound to the host's loopback).
  */
 export class NetworkPolicy {
-  private constructor(private readonly rules: readonly Rule[]) {}
+  private constructor(
+    private readonly rules: readonly Rule[],
+    /** Without a matching rule: undefined = the built-in default. */
+    private readonly fallback: boolean | undefined,
+    private readonly overrides: ReadonlyMap<string, string>,
+  ) {}
 
   /**
    * Order: permissions.network rules as given, then network.allow, then
    * loopbackExemptPorts.
    */
-  static fromConfig(config: { rules?: NetworkRule[]; allow?: string[]; loopbackExemptPorts?: number[] }): NetworkPolicy {
+  static fromConfig(config: {
+    rules?: NetworkRule[];
+    allow?: string[];
+    loopbackExemptPorts?: number[];
+    /** The scope's default when no rule matches (undefined: the built-in one). */
+    defaultAllow?: boolean;
+    dnsOverrides?: Record<string, string>;
+  }): NetworkPolicy {
     const rules: Rule[] = [];
     for (const [i, rule] of (config.rules ?? []).entries()) {
       const where = `permissions.network[${i}]`;
@@ -58,7 +70,17 @@ export class NetworkPolicy {
         rules.push({ allow: true, host, port, ops: new Set<NetworkOp>(["connect", "dns"]), source: `loopbackExemptPorts[${i}]` });
       }
     }
-    return new NetworkPolicy(rules);
+    const overrides = new Map<string, string>();
+    for (const [name, address] of Object.entries(config.dnsOverrides ?? {})) {
+      if (!isIP(address)) throw invalidArgument(`network.dnsOverrides["${name}"] must be an IP address, got "${address}"`);
+      overrides.set(normaliseHost(name), address);
+    }
+    return new NetworkPolicy(rules, config.defaultAllow, overrides);
+  }
+
+  /** The address a DNS override gives `host`, if any. */
+  override(host: string): string | undefined {
+    return this.overrides.get(normaliseHost(host));
   }
 
   decide(op: NetworkOp, rawHost: string, port?: number): Decision {
@@ -74,6 +96,12 @@ export class NetworkPolicy {
       }
       if (port !== undefined && rule.port !== "*" && rule.port !== port) continue;
       return { allow: rule.allow, reason: `${rule.source} ${rule.allow ? "allows" : "denies"} ${op} to ${target(host, port)}` };
+    }
+    if (this.fallback !== undefined) {
+      return {
+        allow: this.fallback,
+        reason: `${op} to ${target(host, port)} is ${this.fallback ? "allowed" : "denied"} by the network default`,
+      };
     }
     if (op === "listen") return { allow: true, reason: "listening on the host loopback is allowed by default" };
     return {

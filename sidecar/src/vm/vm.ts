@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import type { CreateVmConfig } from "@agentos/proto";
-import { RpcError } from "@agentos/proto";
+import { PermissionEffect, RpcError } from "@agentos/proto";
 import { createWasmVmRuntime } from "@rivet-dev/agent-os-posix";
 import {
   allowAllChildProcess,
@@ -12,19 +12,25 @@ import {
   createKernel,
   type FsMount,
   type Kernel,
+  KernelError,
   type NetworkAccessRequest,
+  type Permissions,
 } from "@secure-exec/core";
 import { createNodeHostNetworkAdapter, createNodeRuntime } from "@secure-exec/nodejs";
 import { baseEnvironment, HOME } from "./base-environment.js";
+import { answerNextLookup } from "./dns-overrides.js";
 import { VmFilesystem } from "./filesystem.js";
 import { withByteQuota } from "./filesystem-quota.js";
+import { withGuestEnv } from "./guest-env.js";
 import { fetchFromGuest, type GuestRequest, type GuestResponse } from "./guest-fetch.js";
 import { createPolicyNetworkAdapter, GuestPorts } from "./host-network.js";
-import { kernelVfs } from "./kernel-internals.js";
+import { type CallTool, HostTools } from "./host-tools.js";
+import { kernelSystemVfs, kernelVfs, limitOpenFiles, limitSockets } from "./kernel-internals.js";
 import { type ResolvedLimits, resolveLimits } from "./limits.js";
 import { resolveMount } from "./mounts.js";
 import { NetworkPolicy } from "./network-policy.js";
 import { withScriptPathsFromCwd } from "./node-script-paths.js";
+import { PermissionPolicyEngine } from "./permissions.js";
 import { ProcessRegistry } from "./processes.js";
 import { RunTimeLimit } from "./run-time-limit.js";
 import { ShellRegistry } from "./shells.js";
@@ -75,36 +81,48 @@ export class Vm {
     readonly agents: readonly AgentInstall[],
     /** The guest user's home: where processes start unless told otherwise. */
     readonly home: string,
+    /** The fs, childProcess, env and tool scopes of the permission policy. */
+    readonly permissions: PermissionPolicyEngine,
+    /** The host toolkits (commands agentos-<kit>). */
+    readonly tools: HostTools,
   ) {
-    this.fs = new VmFilesystem(kernel);
+    this.fs = new VmFilesystem(kernel, (path) => permissions.checkTreeWrite(path));
     this.processes = new ProcessRegistry(kernel, limits, runTime);
     this.shells = new ShellRegistry(kernel, limits.maxOutputBytes, runTime);
   }
 
-  static async create(id: string, config: CreateVmConfig): Promise<Vm> {
+  /** `callTool` runs host tools (in the client); without it tool commands fail. */
+  static async create(id: string, config: CreateVmConfig, options: { callTool?: CallTool } = {}): Promise<Vm> {
     const limits = resolveLimits(config.limits);
     const commandDirs = resolveCommandDirs(config.software);
     const packageRoots = resolvePackageRoots(config.software);
     const agents = resolveAgents(config.software, packageRoots);
     const mounts: FsMount[] = config.mounts.map((m, i) => resolveMount(m, `mounts[${i}]`));
+    const networkDefault = config.permissions?.defaults?.network;
     const policy = NetworkPolicy.fromConfig({
       rules: config.permissions?.network,
       allow: config.network?.allow,
       loopbackExemptPorts: config.loopbackExemptPorts,
+      defaultAllow: networkDefault === PermissionEffect.ALLOW ? true : networkDefault === PermissionEffect.DENY ? false : undefined,
+      dnsOverrides: config.network?.dnsOverrides,
     });
+    const permissions = PermissionPolicyEngine.fromConfig(config.permissions);
+    const tools = new HostTools(config.toolKits, permissions, options.callTool);
     const ports = new GuestPorts();
-    const env = { ...baseEnvironment(), ...config.env };
+    const base = baseEnvironment();
+    const baseNames = new Set(Object.keys(base));
+    const env = permissions.filterEnv({ ...base, ...config.env }, baseNames);
     const home = env.HOME || HOME;
     const kernel = createKernel({
       filesystem: withByteQuota(createInMemoryFileSystem(), limits.maxFilesystemBytes),
       // The kernel's hook sees host names only; exact host:port decisions
       // are made by the policy adapter every external connection goes through.
       permissions: {
-        ...allowAllFs,
-        ...allowAllChildProcess,
+        fs: (request) => permissions.checkFs(request),
+        childProcess: (request) => permissions.decideCommand(request.command),
+        // Not consulted by the kernel: env is filtered per process (withGuestEnv).
         ...allowAllEnv,
-        network: (request: NetworkAccessRequest) =>
-          request.hostname === undefined ? { allow: true } : policy.decide(asOp(request.op), request.hostname),
+        network: (request: NetworkAccessRequest) => networkHook(policy, request),
       },
       hostNetworkAdapter: createPolicyNetworkAdapter(createNodeHostNetworkAdapter(), policy, ports),
       env,
@@ -112,18 +130,37 @@ export class Vm {
       maxProcesses: limits.maxProcesses,
       mounts,
     });
+    limitSockets(kernel, limits.maxSockets);
+    limitOpenFiles(kernel, limits.maxOpenFiles);
+    guardLinks(kernel, permissions);
     const runTime = new RunTimeLimit(kernel, limits.cpuTimeMs);
+    const guestEnv = (vars: Record<string, string>) => permissions.filterEnv(vars, baseNames);
+    const runtimePermissions: Permissions = {
+      // Files and processes go through the kernel, which applies the policy.
+      ...allowAllFs,
+      ...allowAllChildProcess,
+      ...allowAllEnv,
+      network: (request) => networkHook(policy, request),
+    };
     try {
-      await kernel.mount(createWasmVmRuntime({ commandDirs }));
+      await kernel.mount(withGuestEnv(createWasmVmRuntime({ commandDirs }), guestEnv));
       await kernel.mount(
-        withScriptPathsFromCwd(
-          createNodeRuntime({
-            memoryLimit: limits.memoryMib,
-            moduleAccessCwd: config.moduleAccessCwd || noHostModules(),
-            packageRoots: packageRoots.map((r) => ({ hostPath: r.hostPath, vmPath: r.vmPath })),
-          }),
+        withGuestEnv(
+          withScriptPathsFromCwd(
+            createNodeRuntime({
+              memoryLimit: limits.memoryMib,
+              // The runtime checks its own network calls (dns.lookup, fetch,
+              // http) against these, not the kernel's; without them it
+              // allows everything (a guest could resolve any name).
+              permissions: runtimePermissions,
+              moduleAccessCwd: config.moduleAccessCwd || noHostModules(),
+              packageRoots: packageRoots.map((r) => ({ hostPath: r.hostPath, vmPath: r.vmPath })),
+            }),
+          ),
+          guestEnv,
         ),
       );
+      await kernel.mount(tools.driver());
       // After the runtimes are mounted the kernel's POSIX directories exist.
       await kernelVfs(kernel).mkdir(home, { recursive: true });
       // The interactive WebAssembly shell loops forever on warnings when its
@@ -134,7 +171,14 @@ export class Vm {
       throw new RpcError("INTERNAL", `cannot boot the VM: ${(error as Error).message}`, { cause: error });
     }
     runTime.start();
-    return new Vm(id, limits, kernel, ports, runTime, agents, home);
+    return new Vm(id, limits, kernel, ports, runTime, agents, home, permissions, tools);
+  }
+
+  /** Writes a file of the OS itself (under /etc/agentos), past the guest's policy. */
+  async writeSystemFile(path: string, content: Uint8Array): Promise<void> {
+    const vfs = kernelSystemVfs(this.kernel);
+    await vfs.mkdir(posix.dirname(path), { recursive: true });
+    await vfs.writeFile(path, content);
   }
 
   fetch(request: GuestRequest): Promise<GuestResponse> {
@@ -159,6 +203,55 @@ export class Vm {
     })();
     return this.disposed;
   }
+}
+
+/**
+ * The kernel's fs hook sees only the link's own path; a link must not give
+ * the guest a second name for a path the policy restricts.
+ */
+function guardLinks(kernel: Kernel, permissions: PermissionPolicyEngine): void {
+  const vfs = kernelVfs(kernel);
+  const symlink = vfs.symlink.bind(vfs);
+  const link = vfs.link.bind(vfs);
+  const refuse = (linkPath: string, reason: string | undefined): never => {
+    throw new KernelError("EACCES", `permission denied, link '${linkPath}': ${reason}`);
+  };
+  vfs.symlink = async (target, linkPath) => {
+    const decision = permissions.checkLink(target, linkPath);
+    if (!decision.allow) refuse(linkPath, decision.reason);
+    return symlink(target, linkPath);
+  };
+  vfs.link = async (oldPath, newPath) => {
+    const decision = permissions.checkLink(posix.resolve("/", oldPath), newPath);
+    if (!decision.allow) refuse(newPath, decision.reason);
+    return link(oldPath, newPath);
+  };
+}
+
+/**
+ * The kernel's network hook. It sees a host name (no port) for sockets and
+ * DNS, and a URL for the Node runtime's fetch/http (whose connections then
+ * pass the policy adapter, which checks host:port).
+ */
+function networkHook(policy: NetworkPolicy, request: NetworkAccessRequest): { allow: boolean; reason?: string } {
+  let host = request.hostname;
+  let port: number | undefined;
+  if (host === undefined && request.url) {
+    try {
+      const url = new URL(request.url);
+      host = url.hostname.replace(/^\[|\]$/g, "");
+      port = Number(url.port || (url.protocol === "https:" ? 443 : url.protocol === "http:" ? 80 : Number.NaN));
+      if (!Number.isInteger(port)) port = undefined;
+    } catch {
+      return { allow: false, reason: `cannot parse URL ${request.url}` };
+    }
+  }
+  if (host === undefined) return { allow: true };
+  const op = asOp(request.op);
+  const decision = policy.decide(op, host, port);
+  const override = decision.allow && op === "dns" ? policy.override(host) : undefined;
+  if (override) answerNextLookup(host, override);
+  return decision;
 }
 
 function asOp(op: NetworkAccessRequest["op"]): "connect" | "listen" | "dns" {

@@ -30,6 +30,8 @@ export interface MockModel {
   requests(): number;
   /** The system prompt of every request served so far, oldest first. */
   systemPrompts(): string[];
+  /** The content of every tool result the agent sent back, oldest first (repeats across requests). */
+  toolResults(): string[];
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,11 @@ export async function startMockModel(turns: ScriptedTurn[]): Promise<MockModel> 
           .filter((m) => m.role === "system")
           .map((m) => text(m.content))
           .join("\n");
+      }),
+    toolResults: () =>
+      mock.journal.getAll().flatMap((entry) => {
+        const messages = ((entry.body as { messages?: ChatMessage[] } | null)?.messages ?? []) as ChatMessage[];
+        return messages.filter((m) => m.role === "tool").map((m) => text(m.content));
       }),
     stop: () => mock.stop(),
   };

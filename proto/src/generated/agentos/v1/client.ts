@@ -4,6 +4,28 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+export interface CallToolRequest {
+  vmId: string;
+  toolkit: string;
+  tool: string;
+  /** The input as JSON (already shaped by the command's flags). */
+  inputJson: string;
+}
+
+export interface CallToolResponse {
+  outcome?:
+    | //
+    /** What execute returned, as JSON. */
+    { $case: "resultJson"; value: string }
+    | //
+    /** The input did not validate: a message naming the fields. */
+    { $case: "invalidInput"; value: string }
+    | //
+    /** execute threw (or no such tool is registered in this client). */
+    { $case: "error"; value: string }
+    | undefined;
+}
+
 export interface RequestPermissionRequest {
   vmId: string;
   sessionId: string;
@@ -30,6 +52,195 @@ export interface PingRequest {
 export interface PingResponse {
   nonce: string;
 }
+
+function createBaseCallToolRequest(): CallToolRequest {
+  return { vmId: "", toolkit: "", tool: "", inputJson: "" };
+}
+
+export const CallToolRequest: MessageFns<CallToolRequest> = {
+  encode(message: CallToolRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.toolkit !== "") {
+      writer.uint32(18).string(message.toolkit);
+    }
+    if (message.tool !== "") {
+      writer.uint32(26).string(message.tool);
+    }
+    if (message.inputJson !== "") {
+      writer.uint32(34).string(message.inputJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallToolRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallToolRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toolkit = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tool = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.inputJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CallToolRequest>): CallToolRequest {
+    return CallToolRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CallToolRequest>): CallToolRequest {
+    const message = createBaseCallToolRequest();
+    message.vmId = object.vmId ?? "";
+    message.toolkit = object.toolkit ?? "";
+    message.tool = object.tool ?? "";
+    message.inputJson = object.inputJson ?? "";
+    return message;
+  },
+};
+
+function createBaseCallToolResponse(): CallToolResponse {
+  return { outcome: undefined };
+}
+
+export const CallToolResponse: MessageFns<CallToolResponse> = {
+  encode(message: CallToolResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.outcome?.$case) {
+      case "resultJson":
+        writer.uint32(10).string(message.outcome.value);
+        break;
+      case "invalidInput":
+        writer.uint32(18).string(message.outcome.value);
+        break;
+      case "error":
+        writer.uint32(26).string(message.outcome.value);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CallToolResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCallToolResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.outcome = { $case: "resultJson", value: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.outcome = { $case: "invalidInput", value: reader.string() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = { $case: "error", value: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CallToolResponse>): CallToolResponse {
+    return CallToolResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CallToolResponse>): CallToolResponse {
+    const message = createBaseCallToolResponse();
+    switch (object.outcome?.$case) {
+      case "resultJson": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "resultJson", value: object.outcome.value };
+        }
+        break;
+      }
+      case "invalidInput": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "invalidInput", value: object.outcome.value };
+        }
+        break;
+      }
+      case "error": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "error", value: object.outcome.value };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
 
 function createBaseRequestPermissionRequest(): RequestPermissionRequest {
   return { vmId: "", sessionId: "", permissionId: "", paramsJson: "", description: "" };

@@ -4,6 +4,12 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 
+export enum PermissionEffect {
+  UNSPECIFIED = 0,
+  ALLOW = 1,
+  DENY = 2,
+}
+
 export interface CreateRequest {
   config?: CreateVmConfig | undefined;
 }
@@ -75,11 +81,45 @@ export interface CreateVmConfig {
    * every agent session of the VM is given.
    */
   additionalInstructions: string;
+  /**
+   * Host toolkits: each appears in the VM as the command agentos-<name>.
+   * Their execute functions live in the client (ClientService.CallTool).
+   */
+  toolKits: ToolKit[];
 }
 
 export interface CreateVmConfig_EnvEntry {
   key: string;
   value: string;
+}
+
+/** A named set of host tools (AgentOs toolKit()). */
+export interface ToolKit {
+  /** Lower-case letters, digits and "-"; the command is agentos-<name>. */
+  name: string;
+  description: string;
+  tools: Tool[];
+}
+
+/** One host tool (AgentOs hostTool()). */
+export interface Tool {
+  /** Lower-case letters, digits, "-" and "_"; agentos-<kit> <name>. */
+  name: string;
+  description: string;
+  /**
+   * JSON Schema (draft 2020-12) of the input: an object. Its properties
+   * become the command's flags.
+   */
+  inputSchemaJson: string;
+  examples: ToolExample[];
+  /** Per-call time limit. Unset: 30000. */
+  timeoutMs?: number | undefined;
+}
+
+export interface ToolExample {
+  description: string;
+  /** An input that validates against the schema, as JSON. */
+  inputJson: string;
 }
 
 /**
@@ -137,7 +177,7 @@ export interface Limits {
   memoryMib?:
     | number
     | undefined;
-  /** Run time per guest process (see docs/limits.md). Default 30000. */
+  /** Run time per guest process (see docs/security.md). Default 30000. */
   cpuTimeMs?:
     | number
     | undefined;
@@ -149,11 +189,14 @@ export interface Limits {
   maxProcesses?:
     | number
     | undefined;
-  /** Open file descriptors per process. Not enforced yet: setting it is refused. */
+  /**
+   * Open file descriptors per process (stdio included). Default 256, which
+   * is also the most the runtime allows (secure-exec 0.2.1).
+   */
   maxOpenFiles?:
     | number
     | undefined;
-  /** Sockets per VM. Not enforced yet: setting it is refused. */
+  /** Sockets open at once in the VM (listeners, connections, UDP). Default 128. */
   maxSockets?:
     | number
     | undefined;
@@ -168,12 +211,52 @@ export interface Limits {
   maxFilesystemBytes?: number | undefined;
 }
 
+/**
+ * What guest code may do, scope by scope (docs/security.md). In every scope
+ * the rules are evaluated in order and the first rule that matches decides;
+ * without a match the scope's default applies.
+ */
 export interface PermissionPolicy {
   /**
-   * Evaluated in order; the first rule that matches decides. Without a
-   * match: connect and dns are denied, listen on loopback is allowed.
+   * connect / listen / dns × "host:port". Built-in default: connect and dns
+   * denied, listen (on the host loopback) allowed.
    */
   network: NetworkRule[];
+  /**
+   * read / write × path globs ("*" never crosses "/", "**" does). Default:
+   * allow. /etc/agentos is read-only to the guest whatever the rules say.
+   */
+  fs: PermissionRule[];
+  /**
+   * Command globs, matched against the command's base name, or against the
+   * path when the pattern contains "/". Default: allow.
+   */
+  childProcess: PermissionRule[];
+  /**
+   * Environment variable name globs the guest may read. Default: allow
+   * (only variables configured for the VM or the call exist at all).
+   */
+  env: PermissionRule[];
+  /** "<toolkit>/<tool>" globs for host tools. Default: allow. */
+  tool: PermissionRule[];
+  /** Replaces a scope's built-in default. */
+  defaults?: PermissionDefaults | undefined;
+}
+
+export interface PermissionRule {
+  effect: PermissionEffect;
+  pattern: string;
+  /** fs only: "read", "write". Empty: both. */
+  ops: string[];
+}
+
+/** Unspecified keeps the scope's built-in default. */
+export interface PermissionDefaults {
+  fs: PermissionEffect;
+  network: PermissionEffect;
+  childProcess: PermissionEffect;
+  env: PermissionEffect;
+  tool: PermissionEffect;
 }
 
 export interface NetworkRule {
@@ -196,6 +279,17 @@ export enum NetworkRule_Effect {
 export interface NetworkPolicy {
   /** "host:port" patterns guest code may connect to (and resolve the host of). */
   allow: string[];
+  /**
+   * Host name → IP address. Guest DNS lookups of the name answer the
+   * address and connections to the name go to it; the policy still decides
+   * by the name.
+   */
+  dnsOverrides: { [key: string]: string };
+}
+
+export interface NetworkPolicy_DnsOverridesEntry {
+  key: string;
+  value: string;
 }
 
 /** A filesystem mounted at a guest path. */
@@ -566,6 +660,7 @@ function createBaseCreateVmConfig(): CreateVmConfig {
     loopbackExemptPorts: [],
     moduleAccessCwd: "",
     additionalInstructions: "",
+    toolKits: [],
   };
 }
 
@@ -601,6 +696,9 @@ export const CreateVmConfig: MessageFns<CreateVmConfig> = {
     }
     if (message.additionalInstructions !== "") {
       writer.uint32(74).string(message.additionalInstructions);
+    }
+    for (const v of message.toolKits) {
+      ToolKit.encode(v!, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -703,6 +801,14 @@ export const CreateVmConfig: MessageFns<CreateVmConfig> = {
             message.additionalInstructions = reader.string();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.toolKits.push(ToolKit.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -743,6 +849,7 @@ export const CreateVmConfig: MessageFns<CreateVmConfig> = {
     message.loopbackExemptPorts = object.loopbackExemptPorts?.map((e) => e) || [];
     message.moduleAccessCwd = object.moduleAccessCwd ?? "";
     message.additionalInstructions = object.additionalInstructions ?? "";
+    message.toolKits = object.toolKits?.map((e) => ToolKit.fromPartial(e)) || [];
     return message;
   },
 };
@@ -810,6 +917,255 @@ export const CreateVmConfig_EnvEntry: MessageFns<CreateVmConfig_EnvEntry> = {
     const message = createBaseCreateVmConfig_EnvEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseToolKit(): ToolKit {
+  return { name: "", description: "", tools: [] };
+}
+
+export const ToolKit: MessageFns<ToolKit> = {
+  encode(message: ToolKit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    for (const v of message.tools) {
+      Tool.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolKit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolKit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.tools.push(Tool.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ToolKit>): ToolKit {
+    return ToolKit.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ToolKit>): ToolKit {
+    const message = createBaseToolKit();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.tools = object.tools?.map((e) => Tool.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTool(): Tool {
+  return { name: "", description: "", inputSchemaJson: "", examples: [], timeoutMs: undefined };
+}
+
+export const Tool: MessageFns<Tool> = {
+  encode(message: Tool, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.inputSchemaJson !== "") {
+      writer.uint32(26).string(message.inputSchemaJson);
+    }
+    for (const v of message.examples) {
+      ToolExample.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.timeoutMs !== undefined) {
+      writer.uint32(40).uint64(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tool {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTool();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.inputSchemaJson = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.examples.push(ToolExample.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.timeoutMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Tool>): Tool {
+    return Tool.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Tool>): Tool {
+    const message = createBaseTool();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.inputSchemaJson = object.inputSchemaJson ?? "";
+    message.examples = object.examples?.map((e) => ToolExample.fromPartial(e)) || [];
+    message.timeoutMs = object.timeoutMs ?? undefined;
+    return message;
+  },
+};
+
+function createBaseToolExample(): ToolExample {
+  return { description: "", inputJson: "" };
+}
+
+export const ToolExample: MessageFns<ToolExample> = {
+  encode(message: ToolExample, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.description !== "") {
+      writer.uint32(10).string(message.description);
+    }
+    if (message.inputJson !== "") {
+      writer.uint32(18).string(message.inputJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolExample {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolExample();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.inputJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ToolExample>): ToolExample {
+    return ToolExample.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ToolExample>): ToolExample {
+    const message = createBaseToolExample();
+    message.description = object.description ?? "";
+    message.inputJson = object.inputJson ?? "";
     return message;
   },
 };
@@ -1337,13 +1693,28 @@ export const Limits: MessageFns<Limits> = {
 };
 
 function createBasePermissionPolicy(): PermissionPolicy {
-  return { network: [] };
+  return { network: [], fs: [], childProcess: [], env: [], tool: [], defaults: undefined };
 }
 
 export const PermissionPolicy: MessageFns<PermissionPolicy> = {
   encode(message: PermissionPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.network) {
       NetworkRule.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.fs) {
+      PermissionRule.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.childProcess) {
+      PermissionRule.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.env) {
+      PermissionRule.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.tool) {
+      PermissionRule.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.defaults !== undefined) {
+      PermissionDefaults.encode(message.defaults, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1369,6 +1740,46 @@ export const PermissionPolicy: MessageFns<PermissionPolicy> = {
             message.network.push(NetworkRule.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fs.push(PermissionRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.childProcess.push(PermissionRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.env.push(PermissionRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tool.push(PermissionRule.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.defaults = PermissionDefaults.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1387,6 +1798,195 @@ export const PermissionPolicy: MessageFns<PermissionPolicy> = {
   fromPartial(object: DeepPartial<PermissionPolicy>): PermissionPolicy {
     const message = createBasePermissionPolicy();
     message.network = object.network?.map((e) => NetworkRule.fromPartial(e)) || [];
+    message.fs = object.fs?.map((e) => PermissionRule.fromPartial(e)) || [];
+    message.childProcess = object.childProcess?.map((e) => PermissionRule.fromPartial(e)) || [];
+    message.env = object.env?.map((e) => PermissionRule.fromPartial(e)) || [];
+    message.tool = object.tool?.map((e) => PermissionRule.fromPartial(e)) || [];
+    message.defaults = (object.defaults !== undefined && object.defaults !== null)
+      ? PermissionDefaults.fromPartial(object.defaults)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePermissionRule(): PermissionRule {
+  return { effect: 0, pattern: "", ops: [] };
+}
+
+export const PermissionRule: MessageFns<PermissionRule> = {
+  encode(message: PermissionRule, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.effect !== 0) {
+      writer.uint32(8).int32(message.effect);
+    }
+    if (message.pattern !== "") {
+      writer.uint32(18).string(message.pattern);
+    }
+    for (const v of message.ops) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PermissionRule {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePermissionRule();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.effect = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pattern = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ops.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PermissionRule>): PermissionRule {
+    return PermissionRule.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PermissionRule>): PermissionRule {
+    const message = createBasePermissionRule();
+    message.effect = object.effect ?? 0;
+    message.pattern = object.pattern ?? "";
+    message.ops = object.ops?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBasePermissionDefaults(): PermissionDefaults {
+  return { fs: 0, network: 0, childProcess: 0, env: 0, tool: 0 };
+}
+
+export const PermissionDefaults: MessageFns<PermissionDefaults> = {
+  encode(message: PermissionDefaults, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fs !== 0) {
+      writer.uint32(8).int32(message.fs);
+    }
+    if (message.network !== 0) {
+      writer.uint32(16).int32(message.network);
+    }
+    if (message.childProcess !== 0) {
+      writer.uint32(24).int32(message.childProcess);
+    }
+    if (message.env !== 0) {
+      writer.uint32(32).int32(message.env);
+    }
+    if (message.tool !== 0) {
+      writer.uint32(40).int32(message.tool);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PermissionDefaults {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePermissionDefaults();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fs = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.network = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.childProcess = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.env = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.tool = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<PermissionDefaults>): PermissionDefaults {
+    return PermissionDefaults.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PermissionDefaults>): PermissionDefaults {
+    const message = createBasePermissionDefaults();
+    message.fs = object.fs ?? 0;
+    message.network = object.network ?? 0;
+    message.childProcess = object.childProcess ?? 0;
+    message.env = object.env ?? 0;
+    message.tool = object.tool ?? 0;
     return message;
   },
 };
@@ -1471,7 +2071,7 @@ export const NetworkRule: MessageFns<NetworkRule> = {
 };
 
 function createBaseNetworkPolicy(): NetworkPolicy {
-  return { allow: [] };
+  return { allow: [], dnsOverrides: {} };
 }
 
 export const NetworkPolicy: MessageFns<NetworkPolicy> = {
@@ -1479,6 +2079,9 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
     for (const v of message.allow) {
       writer.uint32(10).string(v!);
     }
+    globalThis.Object.entries(message.dnsOverrides).forEach(([key, value]: [string, string]) => {
+      NetworkPolicy_DnsOverridesEntry.encode({ key: key as any, value }, writer.uint32(18).fork()).join();
+    });
     return writer;
   },
 
@@ -1503,6 +2106,17 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
             message.allow.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            const entry2 = NetworkPolicy_DnsOverridesEntry.decode(reader, reader.uint32());
+            if (entry2.value !== undefined) {
+              message.dnsOverrides[entry2.key] = entry2.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1521,6 +2135,82 @@ export const NetworkPolicy: MessageFns<NetworkPolicy> = {
   fromPartial(object: DeepPartial<NetworkPolicy>): NetworkPolicy {
     const message = createBaseNetworkPolicy();
     message.allow = object.allow?.map((e) => e) || [];
+    message.dnsOverrides = (globalThis.Object.entries(object.dnsOverrides ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseNetworkPolicy_DnsOverridesEntry(): NetworkPolicy_DnsOverridesEntry {
+  return { key: "", value: "" };
+}
+
+export const NetworkPolicy_DnsOverridesEntry: MessageFns<NetworkPolicy_DnsOverridesEntry> = {
+  encode(message: NetworkPolicy_DnsOverridesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkPolicy_DnsOverridesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkPolicy_DnsOverridesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<NetworkPolicy_DnsOverridesEntry>): NetworkPolicy_DnsOverridesEntry {
+    return NetworkPolicy_DnsOverridesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkPolicy_DnsOverridesEntry>): NetworkPolicy_DnsOverridesEntry {
+    const message = createBaseNetworkPolicy_DnsOverridesEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };

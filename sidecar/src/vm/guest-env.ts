@@ -1,0 +1,24 @@
+import type { KernelRuntimeDriver } from "@secure-exec/core";
+
+/**
+ * Applies the env scope of the permission policy to every process a
+ * runtime starts, whoever asked for it (the client, the guest itself): the
+ * process sees only the variables the policy lets it read.
+ */
+export function withGuestEnv(
+  driver: KernelRuntimeDriver,
+  filter: (env: Record<string, string>) => Record<string, string>,
+): KernelRuntimeDriver {
+  return {
+    get name() {
+      return driver.name;
+    },
+    get commands() {
+      return driver.commands;
+    },
+    init: (kernel) => driver.init(kernel),
+    tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
+    dispose: () => driver.dispose(),
+    spawn: (command, args, context) => driver.spawn(command, args, { ...context, env: filter(context.env) }),
+  };
+}
