@@ -71,7 +71,8 @@ describe("VM lifecycle", () => {
     const shell = sidecar.collect(methods.onShellData, { vmId, shellId });
     const wait = sidecar.call(methods.waitProcess, { vmId, pid });
     const exec = sidecar.exec(vmId, "sleep 30");
-    await new Promise((r) => setTimeout(r, 500));
+    // Long enough for node to start and print under load (2 cores, other suites running).
+    await new Promise((r) => setTimeout(r, 1500));
     await sidecar.call(methods.dispose, { vmId });
     expect((await out).length).toBeGreaterThan(0);
     expect((await exit).map((e) => e.exitCode)).toEqual([137]);

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
  * sidecar's shared errors module.
  */
 const VM_DIR = fileURLToPath(new URL(".", import.meta.url));
-const ALLOWED_PACKAGES = [/^node:/, /^@secure-exec\//, /^@rivet-dev\/agent-os-(posix|common)$/, /^@agentos\/proto$/];
+const ALLOWED_PACKAGES = [/^node:/, /^@secure-exec\//, /^@rivet-dev\/agent-os-(posix|common)$/, /^@agentos\/proto$/, /^picomatch$/];
 const ALLOWED_RELATIVE = [/^\.\/[\w-]+\.js$/, /^\.\.\/errors\.js$/];
 const FORBIDDEN_WORDS = /\b(acp|agent-pi|agentclientprotocol|session)\b/i;
 
