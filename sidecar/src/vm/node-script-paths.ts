@@ -2,11 +2,24 @@ import { posix } from "node:path";
 import type { KernelRuntimeDriver } from "@secure-exec/core";
 
 /**
- * The Node runtime of @secure-exec/nodejs 0.2.1 reads a script given by a
- * relative path (`node app.js`) from "/" instead of the process's working
- * directory (see NOTES.md). This decorator makes the script path absolute
- * against the process cwd before the runtime sees it, following the
- * runtime's own rule for which argument is the script.
+ * Commands of the Node runtime the guest must not have: secure-exec 0.2.1
+ * runs the HOST's npm CLI for them with a host-filesystem fallback and
+ * every fs permission, so `npm config list --userconfig /etc/passwd` would
+ * print a host file (see docs/runtime-notes.md).
+ */
+const HOST_COMMANDS = new Set(["npm", "npx"]);
+
+/**
+ * Decorates the Node runtime of @secure-exec/nodejs 0.2.1:
+ * - it reads a script given by a relative path (`node app.js`) from "/"
+ *   instead of the process's working directory, so the script path is made
+ *   absolute against the process cwd, following the runtime's own rule for
+ *   which argument is the script;
+ * - it falls back to the host filesystem for script paths under
+ *   /root/node_modules without normalising them, so
+ *   `node /root/node_modules/../../etc/hostname` would run a host file:
+ *   every script path is normalised (no `..` left) before it sees it;
+ * - npm and npx (see HOST_COMMANDS) are not offered.
  */
 export function withScriptPathsFromCwd(driver: KernelRuntimeDriver): KernelRuntimeDriver {
   return {
@@ -14,12 +27,19 @@ export function withScriptPathsFromCwd(driver: KernelRuntimeDriver): KernelRunti
       return driver.name;
     },
     get commands() {
-      return driver.commands;
+      return driver.commands.filter((command) => !HOST_COMMANDS.has(command));
     },
     init: (kernel) => driver.init(kernel),
-    tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
+    tryResolve: driver.tryResolve
+      ? (command) => !HOST_COMMANDS.has(posix.basename(command)) && (driver.tryResolve?.(command) ?? false)
+      : undefined,
     dispose: () => driver.dispose(),
     spawn(command, args, context) {
+      if (HOST_COMMANDS.has(posix.basename(command))) {
+        // The kernel resolved it anyway (a stale registry entry): run nothing.
+        return driver.spawn("node", ["-e", `console.error("${posix.basename(command)}: command not found"); process.exit(127)`], context);
+      }
+      if (/\.[cm]?js$/.test(command)) return driver.spawn(posix.resolve(context.cwd || "/", command), args, context);
       const isNode = posix.basename(command) === "node";
       return driver.spawn(command, isNode ? absoluteScript(args, context.cwd) : args, context);
     },
@@ -31,7 +51,6 @@ function absoluteScript(args: string[], cwd: string): string[] {
     const arg = args[i];
     if (arg === "-e" || arg === "--eval" || arg === "-p" || arg === "--print") return args;
     if (arg.startsWith("-")) continue;
-    if (arg.startsWith("/")) return args;
     const copy = [...args];
     copy[i] = posix.resolve(cwd || "/", arg);
     return copy;

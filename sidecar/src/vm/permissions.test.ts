@@ -63,6 +63,9 @@ describe("the permission policy", () => {
     const p = engine({ fs: [{ effect: DENY, pattern: "/secret/**", ops: ["read"] }] });
     expect(p.checkFs({ op: "rename", path: "/etc" }).allow).toBe(false);
     expect(p.checkFs({ op: "rename", path: "/tmp/a" }).allow).toBe(true);
+    // Moving a read-protected folder (or a folder above it) would take it out from under its rule.
+    expect(p.checkFs({ op: "rename", path: "/secret" }).allow).toBe(false);
+    expect(p.checkFs({ op: "rename", path: "/" }).allow).toBe(false);
     expect(p.checkLink("/etc/agentos/instructions.md", "/tmp/l").allow).toBe(false);
     expect(p.checkLink("/", "/tmp/root").allow).toBe(false);
     expect(p.checkLink("../secret/key", "/tmp/l").allow).toBe(false);

@@ -74,12 +74,25 @@ export class PermissionPolicyEngine {
   checkFs(request: FsAccessRequest): PermissionDecision {
     const path = posix.resolve("/", request.path);
     const access: FsAccess = READ_OPS.has(request.op) ? "read" : "write";
-    const decision = this.decideFs(access, path);
-    if (!decision.allow || request.op !== "rename") return decision;
-    // Moving a folder moves what is below it: a folder above a path the
-    // guest may not write cannot be renamed (nor replaced).
-    const guarded = this.guardedBelow(path, "write");
-    return guarded ? { allow: false, reason: `renaming ${path} would move ${guarded}, which the guest may not write` } : decision;
+    if (request.op === "rename") return this.checkRenamed(path);
+    return this.decideFs(access, path);
+  }
+
+  /**
+   * One side of a rename. A rename gives what it moves a new path, so the
+   * guest needs both read and write access to it, and a folder above a
+   * path the guest may not read or write can be neither moved nor replaced.
+   */
+  checkRenamed(path: string): PermissionDecision {
+    for (const access of ["write", "read"] as const) {
+      const decision = this.decideFs(access, path);
+      if (!decision.allow) return decision;
+      const guarded = this.guardedBelow(path, access);
+      if (guarded && guarded !== path) {
+        return { allow: false, reason: `renaming ${path} would move ${guarded}, which the guest may not ${access}` };
+      }
+    }
+    return { allow: true };
   }
 
   /**

@@ -205,14 +205,21 @@ export class Vm {
   }
 }
 
+/** Entries a rename of a folder may hold for its links to be checked; a larger folder cannot be renamed. */
+const RENAME_CHECK_MAX_ENTRIES = 10_000;
+
 /**
- * The kernel's fs hook sees only the link's own path; a link must not give
- * the guest a second name for a path the policy restricts.
+ * The kernel's fs hook sees only the link's own path, and a rename only as
+ * two paths; a link must not become a second name for a path the policy
+ * restricts, at creation or after it is moved (a relative link means
+ * something else in another folder).
  */
 function guardLinks(kernel: Kernel, permissions: PermissionPolicyEngine): void {
   const vfs = kernelVfs(kernel);
+  const system = kernelSystemVfs(kernel);
   const symlink = vfs.symlink.bind(vfs);
   const link = vfs.link.bind(vfs);
+  const rename = vfs.rename.bind(vfs);
   const refuse = (linkPath: string, reason: string | undefined): never => {
     throw new KernelError("EACCES", `permission denied, link '${linkPath}': ${reason}`);
   };
@@ -225,6 +232,32 @@ function guardLinks(kernel: Kernel, permissions: PermissionPolicyEngine): void {
     const decision = permissions.checkLink(posix.resolve("/", oldPath), newPath);
     if (!decision.allow) refuse(newPath, decision.reason);
     return link(oldPath, newPath);
+  };
+  vfs.rename = async (oldPath, newPath) => {
+    const from = posix.resolve("/", oldPath);
+    const to = posix.resolve("/", newPath);
+    // Relative links below what moves are checked at their new place.
+    let budget = RENAME_CHECK_MAX_ENTRIES;
+    const check = async (path: string, movedTo: string): Promise<void> => {
+      if (--budget < 0) {
+        throw new KernelError("EACCES", `permission denied, rename '${from}': more than ${RENAME_CHECK_MAX_ENTRIES} entries to check`);
+      }
+      const stat = await system.lstat(path).catch(() => undefined);
+      if (stat?.isSymbolicLink) {
+        const target = await system.readlink(path);
+        if (!target.startsWith("/")) {
+          const decision = permissions.checkLink(target, movedTo);
+          if (!decision.allow) refuse(movedTo, decision.reason);
+        }
+      } else if (stat?.isDirectory) {
+        for (const name of await system.readDir(path)) {
+          if (name === "." || name === "..") continue;
+          await check(posix.join(path, name), posix.join(movedTo, name));
+        }
+      }
+    };
+    await check(from, to);
+    return rename(oldPath, newPath);
   };
 }
 

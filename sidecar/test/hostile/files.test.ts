@@ -107,7 +107,7 @@ describe("host files", () => {
   // /root/node_modules/../../../<host path>` reads and runs any host file: host JavaScript runs
   // in the guest, and a non-JavaScript file leaks through the error ("ReferenceError: <first
   // word of the file> is not defined"). Expected: ENOENT ("Cannot find module"), nothing runs.
-  it.fails("BUG: `node /root/node_modules/../../<host path>` must not read or run a host file", async () => {
+  it("BUG: `node /root/node_modules/../../<host path>` must not read or run a host file", async () => {
     const vmId = await sidecar.createVm();
     const up = "/root/node_modules/../../../../../..";
     const ran = await sidecar.exec(vmId, `node ${up}${hostDir}/evil.js`);
@@ -126,7 +126,7 @@ describe("host files", () => {
   // `npm config list --userconfig /etc/passwd` prints the host's /etc/passwd; `npm pkg get
   // --prefix <host dir>` reads a host package.json; /proc/<host pid>/environ gives the host's
   // environment. Expected: npm/npx are not available to the guest (or see only the VM).
-  it.fails("BUG: guest `npm` must not read host files", async () => {
+  it("BUG: guest `npm` must not read host files", async () => {
     const vmId = await sidecar.createVm();
     const npm = (args: string[]) =>
       nodeEval(
@@ -243,7 +243,7 @@ describe("/etc/agentos is read-only to the guest", () => {
   // the kernel's fs hook sees only /etc/l/... and allows it. Observed: unlinkSync removes
   // /etc/agentos/instructions.md; `echo x > /etc/l/instructions.md` empties it. Expected: the
   // rename is refused with EACCES (or the policy resolves links) and the file stays.
-  it.fails("BUG: a relative symlink renamed into /etc must not reach /etc/agentos", async () => {
+  it("BUG: a relative symlink renamed into /etc must not reach /etc/agentos", async () => {
     const attacked = await sidecar.createVm();
     const before = await readVmFile(sidecar, attacked, INSTRUCTIONS);
     const result = await sidecar.exec(
@@ -255,7 +255,8 @@ describe("/etc/agentos is read-only to the guest", () => {
     // Observed: readdir(/etc/agentos) = [] (the guest removed the file), stdout "OK \nOK \n".
     expect((await sidecar.call(methods.readdir, { vmId: attacked, path: "/etc/agentos" })).names).toEqual(["instructions.md"]);
     expect(await readVmFile(sidecar, attacked, INSTRUCTIONS)).toBe(before);
-    expect(result.stdout).toMatch(/^ERR EACCES/);
+    // The Node bridge keeps the errno of a refused rename in the message only (e.code is undefined).
+    expect(result.stdout).toMatch(/^ERR .*EACCES/);
   });
 });
 
@@ -302,7 +303,7 @@ describe("the fs permission scope (deny read of /secret/**)", () => {
   // BUG: a rename is checked as a write of the source (permissions.ts checkFs), and only folders
   // above paths the guest may not WRITE are guarded; /secret may be written, so the guest renames
   // the whole read-denied folder out from under the rule and reads it. Expected: EACCES.
-  it.fails("BUG: renaming the read-denied folder must not make it readable", async () => {
+  it("BUG: renaming the read-denied folder must not make it readable", async () => {
     const attacked = await sidecar.createVm({ permissions: policy });
     await sidecar.call(methods.writeFile, { vmId: attacked, path: "/secret/key", content: bytes(SECRET) });
     const result = await sidecar.exec(
@@ -312,13 +313,14 @@ describe("the fs permission scope (deny read of /secret/**)", () => {
     await expectStillServing(sidecar, bystander);
     // Observed: "OK SECRETKEY-41b9".
     expect(result.stdout).not.toContain(SECRET);
-    expect(result.stdout).toMatch(/^ERR EACCES/);
+    // The Node bridge keeps the errno of a refused rename in the message only (e.code is undefined).
+    expect(result.stdout).toMatch(/^ERR .*EACCES/);
   });
 
   // BUG: same root cause as the /etc/agentos link bug: a relative link ("secret/key") made in
   // /tmp is allowed (it resolves to /tmp/secret/key), then renamed to / where it resolves to
   // /secret/key; reads through it are not checked against /secret/**. Expected: EACCES.
-  it.fails("BUG: a relative symlink renamed next to /secret must not read it", async () => {
+  it("BUG: a relative symlink renamed next to /secret must not read it", async () => {
     const attacked = await sidecar.createVm({ permissions: policy });
     await sidecar.call(methods.writeFile, { vmId: attacked, path: "/secret/key", content: bytes(SECRET) });
     const result = await sidecar.exec(
