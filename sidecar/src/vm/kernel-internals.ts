@@ -1,4 +1,12 @@
-import { type Kernel, KernelError, type VirtualFileSystem } from "@secure-exec/core";
+import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  FDTableManager,
+  type Kernel,
+  KernelError,
+  type KernelRuntimeDriver,
+  ProcessFDTable,
+  type VirtualFileSystem,
+} from "@secure-exec/core";
 
 /**
  * The one place the sidecar reaches past secure-exec 0.2.1's public Kernel
@@ -41,31 +49,81 @@ export function limitSockets(kernel: Kernel, max: number): void {
   (kernel as unknown as KernelInternals).socketTable.maxSockets = max;
 }
 
+/** The fd cap of each fd table, for tables with a cap lower than the runtime's own. */
+const tableLimits = new WeakMap<object, number>();
+/** The cap for fd tables a runtime creates while it starts a process (see withOpenFileLimit). */
+const startingProcessLimit = new AsyncLocalStorage<number>();
+let fdTablesPatched = false;
+
+/**
+ * Makes every fd table honour the cap recorded for it in `tableLimits`.
+ * The kernel's own tables and the tables the Node runtime keeps for its
+ * processes (one per execution, outside the kernel) are the same class.
+ */
+function patchFdTables(): void {
+  if (fdTablesPatched) return;
+  fdTablesPatched = true;
+  const table = ProcessFDTable.prototype as unknown as FdTable;
+  const full = (self: FdTable) => {
+    const max = tableLimits.get(self);
+    if (max !== undefined && self.entries.size >= max) {
+      throw new KernelError("EMFILE", `too many open files (limits.maxOpenFiles is ${max})`);
+    }
+  };
+  const allocate = table.allocateFd;
+  const dupMin = table.dupMinFd;
+  table.allocateFd = function (this: FdTable) {
+    full(this);
+    return allocate.call(this);
+  };
+  table.dupMinFd = function (this: FdTable, fd: number, minFd: number) {
+    full(this);
+    return dupMin.call(this, fd, minFd);
+  };
+  const manager = FDTableManager.prototype as unknown as { create(pid: number): FdTable };
+  const create = manager.create;
+  manager.create = function (this: unknown, pid: number) {
+    const created = create.call(this, pid);
+    const max = startingProcessLimit.getStore();
+    if (max !== undefined) tableLimits.set(created, max);
+    return created;
+  };
+}
+
 /**
  * Open fds per process. The kernel refuses more than 256 itself; this
  * lowers the cap for every fd table the kernel creates from now on.
  */
 export function limitOpenFiles(kernel: Kernel, max: number): void {
+  patchFdTables();
   const tables = (kernel as unknown as KernelInternals).fdTableManager.tables;
   const set = tables.set.bind(tables);
   tables.set = (pid: number, table: FdTable) => {
-    const full = () => {
-      if (table.entries.size >= max) throw new KernelError("EMFILE", `too many open files (limits.maxOpenFiles is ${max})`);
-    };
-    const allocate = table.allocateFd.bind(table);
-    const dupMin = table.dupMinFd.bind(table);
-    table.allocateFd = () => {
-      full();
-      return allocate();
-    };
-    table.dupMinFd = (fd, minFd) => {
-      full();
-      return dupMin(fd, minFd);
-    };
+    tableLimits.set(table, max);
     return set(pid, table);
   };
 }
 
+/**
+ * The Node runtime keeps its processes' fds in tables of its own, created
+ * while the process starts: the cap reaches them through the start's
+ * async context.
+ */
+export function withOpenFileLimit(driver: KernelRuntimeDriver, max: number): KernelRuntimeDriver {
+  patchFdTables();
+  return {
+    get name() {
+      return driver.name;
+    },
+    get commands() {
+      return driver.commands;
+    },
+    init: (kernel) => driver.init(kernel),
+    tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
+    dispose: () => driver.dispose(),
+    spawn: (command, args, context) => startingProcessLimit.run(max, () => driver.spawn(command, args, context)),
+  };
+}
 export const SIGTERM = 15;
 export const SIGKILL = 9;
 

@@ -25,7 +25,7 @@ import { withGuestEnv } from "./guest-env.js";
 import { fetchFromGuest, type GuestRequest, type GuestResponse } from "./guest-fetch.js";
 import { createPolicyNetworkAdapter, GuestPorts } from "./host-network.js";
 import { type CallTool, HostTools } from "./host-tools.js";
-import { kernelSystemVfs, kernelVfs, limitOpenFiles, limitSockets } from "./kernel-internals.js";
+import { kernelSystemVfs, kernelVfs, limitOpenFiles, limitSockets, withOpenFileLimit } from "./kernel-internals.js";
 import { type ResolvedLimits, resolveLimits } from "./limits.js";
 import { resolveMount } from "./mounts.js";
 import { NetworkPolicy } from "./network-policy.js";
@@ -146,16 +146,19 @@ export class Vm {
       await kernel.mount(withGuestEnv(createWasmVmRuntime({ commandDirs }), guestEnv));
       await kernel.mount(
         withGuestEnv(
-          withScriptPathsFromCwd(
-            createNodeRuntime({
-              memoryLimit: limits.memoryMib,
-              // The runtime checks its own network calls (dns.lookup, fetch,
-              // http) against these, not the kernel's; without them it
-              // allows everything (a guest could resolve any name).
-              permissions: runtimePermissions,
-              moduleAccessCwd: config.moduleAccessCwd || noHostModules(),
-              packageRoots: packageRoots.map((r) => ({ hostPath: r.hostPath, vmPath: r.vmPath })),
-            }),
+          withOpenFileLimit(
+            withScriptPathsFromCwd(
+              createNodeRuntime({
+                memoryLimit: limits.memoryMib,
+                // The runtime checks its own network calls (dns.lookup, fetch,
+                // http) against these, not the kernel's; without them it
+                // allows everything (a guest could resolve any name).
+                permissions: runtimePermissions,
+                moduleAccessCwd: config.moduleAccessCwd || noHostModules(),
+                packageRoots: packageRoots.map((r) => ({ hostPath: r.hostPath, vmPath: r.vmPath })),
+              }),
+            ),
+            limits.maxOpenFiles,
           ),
           guestEnv,
         ),

@@ -68,7 +68,7 @@ describe("file descriptors", () => {
   // never sees them: with limits.maxOpenFiles 32 a guest opens 100 files; only the runtime's
   // fixed cap of 256 stops it. Expected: EMFILE at 32 (stdio included), and room again after
   // closing.
-  it.fails("BUG: guest Node fds must be bounded by limits.maxOpenFiles", async () => {
+  it("BUG: guest Node fds must be bounded by limits.maxOpenFiles", async () => {
     const vmId = await sidecar.createVm({ limits: { maxOpenFiles: 32 } });
     const result = await sidecar.exec(vmId, exhaust(100));
     await expectStillServing(sidecar, bystander);
