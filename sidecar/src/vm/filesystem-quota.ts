@@ -1,4 +1,7 @@
-import { KernelError, O_TRUNC, type VirtualFileSystem } from "@secure-exec/core";
+import { KernelError, type KernelErrorCode, O_TRUNC, type VirtualFileSystem } from "@secure-exec/core";
+
+/** Not in secure-exec 0.2.1's error code type, but what Linux answers. */
+const ENAMETOOLONG = "ENAMETOOLONG" as KernelErrorCode;
 
 interface SyncOpen {
   /** The kernel's synchronous hook for O_CREAT/O_EXCL/O_TRUNC opens (not in the VirtualFileSystem type). */
@@ -6,12 +9,31 @@ interface SyncOpen {
   dispose?(): void;
 }
 
-export type QuotaFileSystem = VirtualFileSystem & SyncOpen & { usedBytes(): Promise<number> };
+export type QuotaFileSystem = VirtualFileSystem &
+  SyncOpen & {
+    usedBytes(): Promise<number>;
+    /** Forgets what is stored so far (the VM's own base files): the quota counts from here. */
+    startCounting(): Promise<void>;
+  };
+
+/** Linux's limits on a name and on a path (or a symlink's target). */
+export const NAME_MAX = 255;
+export const PATH_MAX = 4096;
+/**
+ * What each file, folder or link costs in the quota besides its contents
+ * (and its name, and a link's target): the in-memory filesystem keeps an
+ * inode and a directory entry for it. Without this a guest could fill the
+ * sidecar's memory with empty files.
+ */
+export const ENTRY_BYTES = 256;
 
 /**
  * Wraps the VM's root filesystem and refuses, with ENOSPC, any write that
- * would take the bytes stored past the limit. Mounts are separate
- * filesystems and are not counted.
+ * would take the bytes stored past the limit. Every entry costs
+ * ENTRY_BYTES plus its name (and a symlink its target) on top of its
+ * contents; names over NAME_MAX, paths and link targets over PATH_MAX are
+ * refused with ENAMETOOLONG. Mounts are separate filesystems and are not
+ * counted.
  *
  * A truncating open (`echo x > file`) reaches the filesystem through the
  * kernel's synchronous prepareOpenSync hook, where the old size cannot be
@@ -45,12 +67,50 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
     }
   };
 
+  /** Credits are clamped: removing the VM's own (uncounted) files gives nothing back. */
+  const credit = (bytes: number) => {
+    used = Math.max(0, used - bytes);
+  };
+
   const reserve = (delta: number, path: string) => {
     if (delta > 0 && used + delta > maxBytes) {
       throw new KernelError(
         "ENOSPC",
         `no space left on device: writing ${path} would store ${used + delta} bytes, over limits.maxFilesystemBytes (${maxBytes})`,
       );
+    }
+  };
+
+  const checkName = (path: string) => {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (Buffer.byteLength(name) > NAME_MAX) throw new KernelError(ENAMETOOLONG, `file name too long: ${name.slice(0, 64)}...`);
+    if (Buffer.byteLength(path) > PATH_MAX) throw new KernelError(ENAMETOOLONG, `path too long: ${path.slice(0, 64)}...`);
+  };
+
+  /** What an entry at `path` costs besides its contents. */
+  const entryCost = (path: string, target = "") =>
+    ENTRY_BYTES + Buffer.byteLength(path.slice(path.lastIndexOf("/") + 1)) + Buffer.byteLength(target);
+
+  const present = async (path: string): Promise<{ cost: number } | undefined> => {
+    try {
+      const stat = await inner.lstat(path);
+      const target = stat.isSymbolicLink ? await inner.readlink(path).catch(() => "") : "";
+      return { cost: entryCost(path, target) };
+    } catch {
+      return undefined;
+    }
+  };
+
+  /** Charges a new entry (checked first), runs `create`, credits it back if that fails. */
+  const creating = async <R>(path: string, cost: number, create: () => Promise<R>): Promise<R> => {
+    checkName(path);
+    reserve(cost, path);
+    used += cost;
+    try {
+      return await create();
+    } catch (error) {
+      credit(cost);
+      throw error;
     }
   };
 
@@ -66,38 +126,80 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
       await Promise.all(truncations.values());
       return used;
     },
+    async startCounting() {
+      await Promise.all(truncations.values());
+      used = 0;
+    },
     readFile: after((p) => inner.readFile(p)),
     readTextFile: after((p) => inner.readTextFile(p)),
     readDir: (p) => inner.readDir(p),
     readDirWithTypes: (p) => inner.readDirWithTypes(p),
     writeFile: after(async (path, content: string | Uint8Array) => {
       const next = typeof content === "string" ? Buffer.byteLength(content) : content.byteLength;
-      const before = await sizeFor(path);
-      reserve(next - before, path);
-      await inner.writeFile(path, content);
-      used += next - before;
+      const exists = await present(path);
+      const before = exists ? await sizeFor(path) : 0;
+      const write = async () => {
+        reserve(next - before, path);
+        await inner.writeFile(path, content);
+        used += next - before;
+      };
+      if (exists) return write();
+      return creating(path, entryCost(path), write);
     }),
-    createDir: (p) => inner.createDir(p),
-    mkdir: (p, o) => inner.mkdir(p, o),
+    createDir: async (p) => {
+      if (await present(p)) return inner.createDir(p);
+      return creating(p, entryCost(p), () => inner.createDir(p));
+    },
+    mkdir: async (path, options) => {
+      // Every folder of the path that does not exist yet is a new entry.
+      let cost = 0;
+      const parts = path.split("/").filter(Boolean);
+      for (let i = parts.length; i > 0; i--) {
+        const at = `/${parts.slice(0, i).join("/")}`;
+        if (await present(at)) break;
+        checkName(at);
+        cost += entryCost(at);
+        if (!options?.recursive) break;
+      }
+      if (cost === 0) return inner.mkdir(path, options);
+      return creating(path, cost, () => inner.mkdir(path, options));
+    },
     exists: after((p) => inner.exists(p)),
     stat: after((p) => inner.stat(p)),
     removeFile: after(async (path) => {
+      const entry = await present(path);
       const freed = await freedBy(path);
       await inner.removeFile(path);
-      used -= freed;
+      credit(freed + (entry?.cost ?? 0));
     }),
-    removeDir: (p) => inner.removeDir(p),
+    removeDir: async (path) => {
+      const entry = await present(path);
+      await inner.removeDir(path);
+      credit(entry?.cost ?? 0);
+    },
     rename: after(async (from, to: string) => {
       await settled(to);
-      const freed = from === to ? 0 : await freedBy(to);
+      if (from === to) return inner.rename(from, to);
+      checkName(to);
+      const moved = await present(from);
+      const replaced = await present(to);
+      const freed = await freedBy(to);
+      // The entry keeps its cost but for its name.
+      const delta = (moved ? entryCost(to) - entryCost(from) : 0) - (replaced?.cost ?? 0);
+      reserve(delta, to);
       await inner.rename(from, to);
-      used -= freed;
+      credit(freed);
+      used += delta;
     }),
     realpath: (p) => inner.realpath(p),
-    symlink: (t, l) => inner.symlink(t, l),
+    symlink: async (target, linkPath) => {
+      if (Buffer.byteLength(target) > PATH_MAX)
+        throw new KernelError(ENAMETOOLONG, `symlink target too long (${Buffer.byteLength(target)} bytes)`);
+      return creating(linkPath, entryCost(linkPath, target), () => inner.symlink(target, linkPath));
+    },
     readlink: (p) => inner.readlink(p),
     lstat: after((p) => inner.lstat(p)),
-    link: (a, b) => inner.link(a, b),
+    link: (existing, linkPath) => creating(linkPath, entryCost(linkPath), () => inner.link(existing, linkPath)),
     chmod: (p, m) => inner.chmod(p, m),
     chown: (p, u, g) => inner.chown(p, u, g),
     utimes: (p, a, m) => inner.utimes(p, a, m),
@@ -118,14 +220,20 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
     prepareOpenSync(path, flags) {
       if (!inner.prepareOpenSync) return false;
       const truncating = (flags & O_TRUNC) !== 0;
+      // A file this open creates is charged up front (the hook is
+      // synchronous; it is credited back if nothing was created).
+      const cost = entryCost(path);
+      checkName(path);
+      reserve(cost, path);
       const created = inner.prepareOpenSync(path, truncating ? flags & ~O_TRUNC : flags);
+      if (created) used += cost;
       if (truncating && !created) {
         const previous = truncations.get(path);
         const job = (async () => {
           await previous;
           const before = await sizeFor(path);
           await inner.truncate(path, 0);
-          used -= before;
+          credit(before);
         })();
         truncations.set(path, job);
         job

@@ -113,8 +113,9 @@ export class Vm {
     const baseNames = new Set(Object.keys(base));
     const env = permissions.filterEnv({ ...base, ...config.env }, baseNames);
     const home = env.HOME || HOME;
+    const root = withByteQuota(createInMemoryFileSystem(), limits.maxFilesystemBytes);
     const kernel = createKernel({
-      filesystem: withByteQuota(createInMemoryFileSystem(), limits.maxFilesystemBytes),
+      filesystem: root,
       // The kernel's hook sees host names only; exact host:port decisions
       // are made by the policy adapter every external connection goes through.
       permissions: {
@@ -169,6 +170,8 @@ export class Vm {
       // The interactive WebAssembly shell loops forever on warnings when its
       // history file is missing (@rivet-dev/agent-os-posix 0.1.0); give it one.
       await kernelVfs(kernel).writeFile(`${home === "/" ? "" : home}/.brush_history`, new Uint8Array());
+      // The VM's own files are not the guest's: the quota counts from here.
+      await root.startCounting();
     } catch (error) {
       await kernel.dispose().catch(() => {});
       throw new RpcError("INTERNAL", `cannot boot the VM: ${(error as Error).message}`, { cause: error });
