@@ -19,6 +19,12 @@ export function withGuestEnv(
     init: (kernel) => driver.init(kernel),
     tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
     dispose: () => driver.dispose(),
-    spawn: (command, args, context) => driver.spawn(command, args, { ...context, env: filter(context.env) }),
+    spawn(command, args, context) {
+      // In place, never a copy: the kernel keeps this object and changes it
+      // after the spawn (it swaps the output callbacks the runtime calls; a
+      // copy would keep a buffer of everything the process writes).
+      context.env = filter(context.env);
+      return driver.spawn(command, args, context);
+    },
   };
 }

@@ -13,6 +13,7 @@ import {
   type FsMount,
   type Kernel,
   KernelError,
+  type KernelRuntimeDriver,
   type NetworkAccessRequest,
   type Permissions,
 } from "@secure-exec/core";
@@ -25,6 +26,7 @@ import { withGuestEnv } from "./guest-env.js";
 import { fetchFromGuest, type GuestRequest, type GuestResponse } from "./guest-fetch.js";
 import { createPolicyNetworkAdapter, GuestPorts } from "./host-network.js";
 import { type CallTool, HostTools } from "./host-tools.js";
+import { withBoundedKernelBuffers } from "./kernel-buffers.js";
 import { kernelSystemVfs, kernelVfs, limitOpenFiles, limitSockets, withOpenFileLimit } from "./kernel-internals.js";
 import { type ResolvedLimits, resolveLimits } from "./limits.js";
 import { resolveMount } from "./mounts.js";
@@ -144,9 +146,11 @@ export class Vm {
       network: (request) => networkHook(policy, request),
     };
     try {
-      await kernel.mount(withGuestEnv(createWasmVmRuntime({ commandDirs }), guestEnv));
+      // Outermost first: bounded kernel buffers, the env scope, fd caps, script paths.
+      const guest = (driver: KernelRuntimeDriver) => withBoundedKernelBuffers(withGuestEnv(driver, guestEnv), limits.maxOutputBytes);
+      await kernel.mount(guest(createWasmVmRuntime({ commandDirs })));
       await kernel.mount(
-        withGuestEnv(
+        guest(
           withOpenFileLimit(
             withScriptPathsFromCwd(
               createNodeRuntime({
@@ -161,7 +165,6 @@ export class Vm {
             ),
             limits.maxOpenFiles,
           ),
-          guestEnv,
         ),
       );
       await kernel.mount(tools.driver());

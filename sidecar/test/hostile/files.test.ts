@@ -100,33 +100,33 @@ describe("host files", () => {
     await expectStillServing(sidecar, bystander);
   });
 
-  // BUG: the Node runtime (@secure-exec/nodejs 0.2.1, _resolveNodeArgs) falls back to the HOST
+  // Regression test (found by this suite, fixed in the sidecar): the Node runtime (@secure-exec/nodejs 0.2.1, _resolveNodeArgs) falls back to the HOST
   // filesystem for a script path starting with /root/node_modules/ that the VM does not have,
   // joining the rest onto the module folder without normalising it; the sidecar's
   // withScriptPathsFromCwd passes absolute paths through unchanged. `node
   // /root/node_modules/../../../<host path>` reads and runs any host file: host JavaScript runs
   // in the guest, and a non-JavaScript file leaks through the error ("ReferenceError: <first
   // word of the file> is not defined"). Expected: ENOENT ("Cannot find module"), nothing runs.
-  it("BUG: `node /root/node_modules/../../<host path>` must not read or run a host file", async () => {
+  it("`node /root/node_modules/../../<host path>` must not read or run a host file", async () => {
     const vmId = await sidecar.createVm();
     const up = "/root/node_modules/../../../../../..";
     const ran = await sidecar.exec(vmId, `node ${up}${hostDir}/evil.js`);
     const leaked = await sidecar.exec(vmId, `node ${up}${hostDir}/secret.txt`);
     await expectStillServing(sidecar, bystander);
-    // Observed: "HOST SCRIPT RAN ..." on stdout, "ReferenceError: AGENTOS_HOSTILE_FILE_SECRET_7f3a is not defined".
+    // Before the fix: "HOST SCRIPT RAN ..." on stdout, "ReferenceError: AGENTOS_HOSTILE_FILE_SECRET_7f3a is not defined".
     expect(ran.stdout).not.toContain("HOST SCRIPT RAN");
     expect(leaked.stderr).not.toContain(HOST_SECRET);
     expect(ran).toMatchObject({ exitCode: 1, stderr: expect.stringMatching(/Cannot find module/) });
   });
 
-  // BUG: `npm` and `npx` are commands of the Node runtime (@secure-exec/nodejs 0.2.1): guest
+  // Regression test (found by this suite, fixed in the sidecar): `npm` and `npx` are commands of the Node runtime (@secure-exec/nodejs 0.2.1): guest
   // code starts them with child_process, and the runtime runs the HOST's npm CLI with a
   // filesystem that falls back to the host's for every read the VM cannot answer, with fs
   // permissions allow-all (kernel-runtime.js createHostFallbackVfs). Any host file is readable:
   // `npm config list --userconfig /etc/passwd` prints the host's /etc/passwd; `npm pkg get
   // --prefix <host dir>` reads a host package.json; /proc/<host pid>/environ gives the host's
   // environment. Expected: npm/npx are not available to the guest (or see only the VM).
-  it("BUG: guest `npm` must not read host files", async () => {
+  it("guest `npm` must not read host files", async () => {
     const vmId = await sidecar.createVm();
     const npm = (args: string[]) =>
       nodeEval(
@@ -135,7 +135,7 @@ describe("host files", () => {
     const config = await sidecar.exec(vmId, npm(["config", "get", "stolen", "--userconfig", `${hostDir}/secret.ini`]));
     const passwd = await sidecar.exec(vmId, npm(["config", "list", "--userconfig", "/etc/passwd"]));
     await expectStillServing(sidecar, bystander);
-    // Observed: "AGENTOS_HOSTILE_FILE_SECRET_7f3a" on stdout and the host's passwd entries ("root:x:0:0:...").
+    // Before the fix: "AGENTOS_HOSTILE_FILE_SECRET_7f3a" on stdout and the host's passwd entries ("root:x:0:0:...").
     expect(config.stdout).not.toContain(HOST_SECRET);
     expect(passwd.stdout).not.toMatch(/root:x:0:0/);
   });
@@ -237,13 +237,13 @@ describe("/etc/agentos is read-only to the guest", () => {
     await expectStillServing(sidecar, bystander);
   });
 
-  // BUG: links are checked when created (vm.ts guardLinks, permissions.ts checkLink), resolving a
+  // Regression test (found by this suite, fixed in the sidecar): links are checked when created (vm.ts guardLinks, permissions.ts checkLink), resolving a
   // relative target against the link's folder, but not when renamed. A relative link made in
   // /tmp ("agentos" → /tmp/agentos, allowed) and renamed into /etc now resolves to /etc/agentos;
   // the kernel's fs hook sees only /etc/l/... and allows it. Observed: unlinkSync removes
   // /etc/agentos/instructions.md; `echo x > /etc/l/instructions.md` empties it. Expected: the
   // rename is refused with EACCES (or the policy resolves links) and the file stays.
-  it("BUG: a relative symlink renamed into /etc must not reach /etc/agentos", async () => {
+  it("a relative symlink renamed into /etc must not reach /etc/agentos", async () => {
     const attacked = await sidecar.createVm();
     const before = await readVmFile(sidecar, attacked, INSTRUCTIONS);
     const result = await sidecar.exec(
@@ -252,7 +252,7 @@ describe("/etc/agentos is read-only to the guest", () => {
         `${nodeTry(`fs.symlinkSync("agentos/instructions.md", "/tmp/f"); fs.renameSync("/tmp/f", "/etc/f")`)}; echo pwned > /etc/f`,
     );
     await expectStillServing(sidecar, bystander);
-    // Observed: readdir(/etc/agentos) = [] (the guest removed the file), stdout "OK \nOK \n".
+    // Before the fix: readdir(/etc/agentos) = [] (the guest removed the file), stdout "OK \nOK \n".
     expect((await sidecar.call(methods.readdir, { vmId: attacked, path: "/etc/agentos" })).names).toEqual(["instructions.md"]);
     expect(await readVmFile(sidecar, attacked, INSTRUCTIONS)).toBe(before);
     // The Node bridge keeps the errno of a refused rename in the message only (e.code is undefined).
@@ -300,10 +300,10 @@ describe("the fs permission scope (deny read of /secret/**)", () => {
     await expectStillServing(sidecar, bystander);
   });
 
-  // BUG: a rename is checked as a write of the source (permissions.ts checkFs), and only folders
+  // Regression test (found by this suite, fixed in the sidecar): a rename is checked as a write of the source (permissions.ts checkFs), and only folders
   // above paths the guest may not WRITE are guarded; /secret may be written, so the guest renames
   // the whole read-denied folder out from under the rule and reads it. Expected: EACCES.
-  it("BUG: renaming the read-denied folder must not make it readable", async () => {
+  it("renaming the read-denied folder must not make it readable", async () => {
     const attacked = await sidecar.createVm({ permissions: policy });
     await sidecar.call(methods.writeFile, { vmId: attacked, path: "/secret/key", content: bytes(SECRET) });
     const result = await sidecar.exec(
@@ -311,16 +311,16 @@ describe("the fs permission scope (deny read of /secret/**)", () => {
       nodeTry(`fs.renameSync("/secret", "/tmp/moved"); result = fs.readFileSync("/tmp/moved/key", "utf8")`),
     );
     await expectStillServing(sidecar, bystander);
-    // Observed: "OK SECRETKEY-41b9".
+    // Before the fix: "OK SECRETKEY-41b9".
     expect(result.stdout).not.toContain(SECRET);
     // The Node bridge keeps the errno of a refused rename in the message only (e.code is undefined).
     expect(result.stdout).toMatch(/^ERR .*EACCES/);
   });
 
-  // BUG: same root cause as the /etc/agentos link bug: a relative link ("secret/key") made in
+  // Regression test (found by this suite, fixed in the sidecar): same root cause as the /etc/agentos link bug: a relative link ("secret/key") made in
   // /tmp is allowed (it resolves to /tmp/secret/key), then renamed to / where it resolves to
   // /secret/key; reads through it are not checked against /secret/**. Expected: EACCES.
-  it("BUG: a relative symlink renamed next to /secret must not read it", async () => {
+  it("a relative symlink renamed next to /secret must not read it", async () => {
     const attacked = await sidecar.createVm({ permissions: policy });
     await sidecar.call(methods.writeFile, { vmId: attacked, path: "/secret/key", content: bytes(SECRET) });
     const result = await sidecar.exec(
@@ -328,7 +328,7 @@ describe("the fs permission scope (deny read of /secret/**)", () => {
       `${nodeTry(`fs.mkdirSync("/tmp/x"); fs.symlinkSync("secret/key", "/tmp/x/k"); fs.renameSync("/tmp/x/k", "/k")`)}; cat /k`,
     );
     await expectStillServing(sidecar, bystander);
-    // Observed: "OK \nSECRETKEY-41b9".
+    // Before the fix: "OK \nSECRETKEY-41b9".
     expect(result.stdout).not.toContain(SECRET);
   });
 });

@@ -89,11 +89,11 @@ describe("host environment", () => {
     expect(nested.stdout).not.toContain("SECRET_X");
     await expectStillServing(sidecar, bystander);
   });
-  // BUG: guest `npm` runs the host's npm CLI with a host-filesystem fallback (see
+  // Regression test (found by this suite, fixed in the sidecar): guest `npm` runs the host's npm CLI with a host-filesystem fallback (see
   // files.test.ts); /proc/<host pid>/environ is not a VM path, so it is read from the HOST:
   // the environment of any host process whose pid the guest names (or guesses) leaks.
   // Expected: npm is unavailable to the guest or sees only the VM.
-  it("BUG: guest `npm` must not read a host process's environment", async () => {
+  it("guest `npm` must not read a host process's environment", async () => {
     const host = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
     try {
       const vmId = await sidecar.createVm();
@@ -104,7 +104,7 @@ describe("host environment", () => {
         ),
       );
       await expectStillServing(sidecar, bystander);
-      // Observed: the host process's whole environment, AGENTOS_HOSTILE_SECRET=s3cr3t included.
+      // Before the fix: the host process's whole environment, AGENTOS_HOSTILE_SECRET=s3cr3t included.
       expect(stolen.stdout).not.toContain("s3cr3t");
     } finally {
       host.kill();

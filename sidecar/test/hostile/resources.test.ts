@@ -63,16 +63,16 @@ describe("file descriptors", () => {
     await expectStillServing(sidecar, bystander);
   });
 
-  // BUG: the Node runtime (@secure-exec/nodejs 0.2.1, buildKernelFdBridgeHandlers) keeps guest
+  // Regression test (found by this suite, fixed in the sidecar): the Node runtime (@secure-exec/nodejs 0.2.1, buildKernelFdBridgeHandlers) keeps guest
   // Node fds in its own FDTableManager, not the kernel's, so kernel-internals.ts limitOpenFiles
   // never sees them: with limits.maxOpenFiles 32 a guest opens 100 files; only the runtime's
   // fixed cap of 256 stops it. Expected: EMFILE at 32 (stdio included), and room again after
   // closing.
-  it("BUG: guest Node fds must be bounded by limits.maxOpenFiles", async () => {
+  it("guest Node fds must be bounded by limits.maxOpenFiles", async () => {
     const vmId = await sidecar.createVm({ limits: { maxOpenFiles: 32 } });
     const result = await sidecar.exec(vmId, exhaust(100));
     await expectStillServing(sidecar, bystander);
-    // Observed: "100 opened; none; again: ok".
+    // Before the fix: "100 opened; none; again: ok".
     expect(result.stdout).toMatch(/^29 opened; EMFILE: too many open files.*; again: ok\n$/);
   });
 
@@ -124,12 +124,12 @@ describe("the filesystem quota", () => {
     await expectStillServing(sidecar, bystander);
   });
 
-  // BUG: vm/filesystem-quota.ts counts file contents only. Symlink targets (and file names) are
+  // Regression test (found by this suite, fixed in the sidecar): vm/filesystem-quota.ts counts file contents only. Symlink targets (and file names) are
   // stored in the sidecar's memory without limit or length check: with a 1 MiB quota a guest
   // stores 8 MiB in eight symlinks and reads it back with readlink (Linux refuses a target over
   // PATH_MAX 4096 with ENAMETOOLONG, a name over 255 bytes too). Observed: 64 such links = +64 MiB
   // of sidecar heap. Expected: ENAMETOOLONG or ENOSPC before the quota is exceeded.
-  it("BUG: symlink targets must count against limits.maxFilesystemBytes (or be length-checked)", async () => {
+  it("symlink targets must count against limits.maxFilesystemBytes (or be length-checked)", async () => {
     const vmId = await sidecar.createVm({ limits: { maxFilesystemBytes: 1024 * 1024 } });
     const result = await sidecar.exec(
       vmId,
@@ -138,7 +138,7 @@ describe("the filesystem quota", () => {
       ),
     );
     await expectStillServing(sidecar, bystander);
-    // Observed: "8 stored, read back 1048581".
+    // Before the fix: "8 stored, read back 1048581".
     expect(result.stdout).toMatch(/^[01] stored; (ENAMETOOLONG|ENOSPC)/);
   });
 });
