@@ -1,4 +1,5 @@
 import type { KernelRuntimeDriver } from "@secure-exec/core";
+import { decorateDriver } from "./driver-decorator.js";
 
 /**
  * Applies the env scope of the permission policy to every process a
@@ -9,16 +10,7 @@ export function withGuestEnv(
   driver: KernelRuntimeDriver,
   filter: (env: Record<string, string>) => Record<string, string>,
 ): KernelRuntimeDriver {
-  return {
-    get name() {
-      return driver.name;
-    },
-    get commands() {
-      return driver.commands;
-    },
-    init: (kernel) => driver.init(kernel),
-    tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
-    dispose: () => driver.dispose(),
+  return decorateDriver(driver, {
     spawn(command, args, context) {
       // In place, never a copy: the kernel keeps this object and changes it
       // after the spawn (it swaps the output callbacks the runtime calls; a
@@ -26,5 +18,5 @@ export function withGuestEnv(
       context.env = filter(context.env);
       return driver.spawn(command, args, context);
     },
-  };
+  });
 }

@@ -1,4 +1,5 @@
 import type { DriverProcess, KernelRuntimeDriver } from "@secure-exec/core";
+import { decorateDriver } from "./driver-decorator.js";
 
 /**
  * secure-exec 0.2.1's kernel buffers everything a process writes when the
@@ -14,23 +15,14 @@ import type { DriverProcess, KernelRuntimeDriver } from "@secure-exec/core";
  * callback is left alone.
  */
 export function withBoundedKernelBuffers(driver: KernelRuntimeDriver, maxBytes: number): KernelRuntimeDriver {
-  return {
-    get name() {
-      return driver.name;
-    },
-    get commands() {
-      return driver.commands;
-    },
-    init: (kernel) => driver.init(kernel),
-    tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
-    dispose: () => driver.dispose(),
+  return decorateDriver(driver, {
     spawn(command, args, context) {
       const process = driver.spawn(command, args, context);
       bound(process, "onStdout", maxBytes);
       bound(process, "onStderr", maxBytes);
       return process;
     },
-  };
+  });
 }
 
 type Output = (data: Uint8Array) => void;

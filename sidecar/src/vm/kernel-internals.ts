@@ -7,6 +7,7 @@ import {
   ProcessFDTable,
   type VirtualFileSystem,
 } from "@secure-exec/core";
+import { decorateDriver } from "./driver-decorator.js";
 
 /**
  * The one place the sidecar reaches past secure-exec 0.2.1's public Kernel
@@ -111,18 +112,9 @@ export function limitOpenFiles(kernel: Kernel, max: number): void {
  */
 export function withOpenFileLimit(driver: KernelRuntimeDriver, max: number): KernelRuntimeDriver {
   patchFdTables();
-  return {
-    get name() {
-      return driver.name;
-    },
-    get commands() {
-      return driver.commands;
-    },
-    init: (kernel) => driver.init(kernel),
-    tryResolve: driver.tryResolve ? (command) => driver.tryResolve?.(command) ?? false : undefined,
-    dispose: () => driver.dispose(),
+  return decorateDriver(driver, {
     spawn: (command, args, context) => startingProcessLimit.run(max, () => driver.spawn(command, args, context)),
-  };
+  });
 }
 export const SIGTERM = 15;
 export const SIGKILL = 9;

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { KernelRuntimeDriver } from "@secure-exec/core";
+import { decorateDriver } from "./driver-decorator.js";
 
 /**
  * Commands of the Node runtime the guest must not have: secure-exec 0.2.1
@@ -22,18 +23,9 @@ const HOST_COMMANDS = new Set(["npm", "npx"]);
  * - npm and npx (see HOST_COMMANDS) are not offered.
  */
 export function withScriptPathsFromCwd(driver: KernelRuntimeDriver): KernelRuntimeDriver {
-  return {
-    get name() {
-      return driver.name;
-    },
-    get commands() {
-      return driver.commands.filter((command) => !HOST_COMMANDS.has(command));
-    },
-    init: (kernel) => driver.init(kernel),
-    tryResolve: driver.tryResolve
-      ? (command) => !HOST_COMMANDS.has(posix.basename(command)) && (driver.tryResolve?.(command) ?? false)
-      : undefined,
-    dispose: () => driver.dispose(),
+  return decorateDriver(driver, {
+    commands: (commands) => commands.filter((command) => !HOST_COMMANDS.has(command)),
+    tryResolve: (command) => !HOST_COMMANDS.has(posix.basename(command)),
     spawn(command, args, context) {
       if (HOST_COMMANDS.has(posix.basename(command))) {
         // The kernel resolved it anyway (a stale registry entry): run nothing.
@@ -43,7 +35,7 @@ export function withScriptPathsFromCwd(driver: KernelRuntimeDriver): KernelRunti
       const isNode = posix.basename(command) === "node";
       return driver.spawn(command, isNode ? absoluteScript(args, context.cwd) : args, context);
     },
-  };
+  });
 }
 
 function absoluteScript(args: string[], cwd: string): string[] {
