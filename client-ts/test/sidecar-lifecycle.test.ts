@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -130,10 +130,14 @@ process.stdin.once("data", () => {
   process.stdin.destroy();
 });`,
     );
-    await expect(AgentOs.create({ sidecar: { command: process.execPath, args: [fake] } })).rejects.toMatchObject({
-      code: "VERSION_MISMATCH",
-      message: "client 0.1.0 does not match sidecar 9.9.9",
-    });
+    try {
+      await expect(AgentOs.create({ sidecar: { command: process.execPath, args: [fake] } })).rejects.toMatchObject({
+        code: "VERSION_MISMATCH",
+        message: "client 0.1.0 does not match sidecar 9.9.9",
+      });
+    } finally {
+      rmSync(fake, { force: true });
+    }
   });
 
   it("lets a program that forgets dispose() exit, and its sidecar with it", async () => {
@@ -153,6 +157,7 @@ console.log(JSON.stringify({ stdout, pid }));`,
       output += d;
     });
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    rmSync(script, { force: true });
     expect(code).toBe(0);
     const { stdout, pid } = JSON.parse(output);
     expect(stdout).toBe("done\n");

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, type Stats } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import type { CreateVmConfig } from "@agentos/proto";
@@ -46,13 +46,33 @@ import { type AgentInstall, resolveAgents, resolveCommandDirs, resolvePackageRoo
  */
 let emptyModulesCwd: string | undefined;
 function noHostModules(): string {
-  if (!emptyModulesCwd) {
-    const dir = mkdtempSync(join(tmpdir(), "agentos-no-modules-"));
-    mkdirSync(join(dir, "node_modules"));
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    emptyModulesCwd = dir;
-  }
+  emptyModulesCwd ??= emptyModulesFolder();
   return emptyModulesCwd;
+}
+
+/**
+ * One folder per user, reused by every sidecar (a folder per process would
+ * be left behind by every sidecar that is killed). Used only if it is ours
+ * and holds nothing but an empty node_modules; otherwise a private one.
+ */
+function emptyModulesFolder(): string {
+  const uid = process.getuid?.() ?? 0;
+  const shared = join(tmpdir(), `agentos-no-modules-${uid}`);
+  try {
+    mkdirSync(join(shared, "node_modules"), { recursive: true, mode: 0o700 });
+    const folder = lstatSync(shared);
+    const modules = lstatSync(join(shared, "node_modules"));
+    const ours = (stat: Stats) => stat.isDirectory() && !stat.isSymbolicLink() && (process.getuid === undefined || stat.uid === uid);
+    if (ours(folder) && ours(modules) && readdirSync(shared).length === 1 && readdirSync(join(shared, "node_modules")).length === 0) {
+      return shared;
+    }
+  } catch {
+    // Fall through to a private folder.
+  }
+  const dir = mkdtempSync(join(tmpdir(), "agentos-no-modules-"));
+  mkdirSync(join(dir, "node_modules"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**
