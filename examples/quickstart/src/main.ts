@@ -2,8 +2,9 @@
 // sidecar, which AgentOs.create() starts for you.
 import { pathToFileURL } from "node:url";
 import pi from "@agentos/agent-pi";
-import { AgentOs } from "@agentos/client";
+import { AgentOs, hostTool, toolKit } from "@agentos/client";
 import { type MockModel, piEnv, startMockModel } from "@agentos/mock-model";
+import { z } from "zod";
 
 const HAIKU = "Small VM hums on,\nan agent writes in its room,\nthe host sleeps soundly.\n";
 const PROMPT = "Write a haiku about virtual machines to /home/user/haiku.txt with your write tool.";
@@ -14,6 +15,7 @@ export interface QuickstartResult {
   report: { sum: number; words: string[] };
   ticks: string[];
   exitCode: number;
+  tool: { stdout: string; received: { text: string; tags: string[] }[] };
   agent: { offline: boolean; text: string; haiku: string; permissionsAsked: number };
 }
 
@@ -31,10 +33,29 @@ export async function quickstart(log: (line: string) => void = console.log): Pro
         },
       ]);
 
-  // 1. A VM with the common POSIX command set, Node and the Pi agent. Its
-  //    network allows the model provider and nothing else.
+  // A host tool: JavaScript of this program that code in the VM (and the
+  // agent) runs as the command `agentos-notes save --text ...`.
+  const received: { text: string; tags: string[] }[] = [];
+  const notes = toolKit({
+    name: "notes",
+    description: "Notes kept by the host program",
+    tools: {
+      save: hostTool({
+        description: "Saves a note on the host",
+        inputSchema: z.object({ text: z.string().describe("the note"), tags: z.array(z.string()).default([]) }),
+        execute: ({ text, tags }) => {
+          received.push({ text, tags });
+          return { saved: received.length };
+        },
+      }),
+    },
+  });
+
+  // 1. A VM with the common POSIX command set, Node, the Pi agent and the
+  //    notes tool. Its network allows the model provider and nothing else.
   const vm = await AgentOs.create({
     software: [pi],
+    toolKits: [notes],
     permissions: { network: [{ effect: "allow", pattern: model ? model.hostPort : "api.anthropic.com:443" }] },
   });
   log(`VM ${vm.vmId} is up`);
@@ -61,7 +82,11 @@ export async function quickstart(log: (line: string) => void = console.log): Pro
     const report = JSON.parse(new TextDecoder().decode(await vm.readFile("/home/user/report.json")));
     log(`report.json -> ${JSON.stringify(report)}`);
 
-    // 5. A process whose output streams back while it runs.
+    // 5. The VM calls back into this program through the host tool.
+    const tool = await vm.exec("agentos-notes save --text 'hello from the VM' --tags demo");
+    log(`agentos-notes save -> ${tool.stdout.trim()} (the host got ${JSON.stringify(received[0])})`);
+
+    // 6. A process whose output streams back while it runs.
     const { pid } = await vm.spawn("node", [
       "-e",
       'let i = 0; const t = setInterval(() => { console.log("tick " + ++i); if (i === 3) clearInterval(t); }, 100);',
@@ -76,7 +101,7 @@ export async function quickstart(log: (line: string) => void = console.log): Pro
     const exitCode = await vm.waitProcess(pid);
     log(`process ${pid} exited with ${exitCode}`);
 
-    // 6. An agent session: Pi runs inside the VM, asks before it writes, and
+    // 7. An agent session: Pi runs inside the VM, asks before it writes, and
     //    its updates stream back while the prompt runs.
     const { sessionId } = await vm.createSession("pi", {
       env: model ? piEnv(model) : { ANTHROPIC_API_KEY: apiKey as string },
@@ -104,10 +129,11 @@ export async function quickstart(log: (line: string) => void = console.log): Pro
       report,
       ticks,
       exitCode,
+      tool: { stdout: tool.stdout, received },
       agent: { offline: model !== undefined, text: answer.text, haiku, permissionsAsked },
     };
   } finally {
-    // 7. Dispose: every process and session of the VM ends; the sidecar exits with its last VM.
+    // 8. Dispose: every process and session of the VM ends; the sidecar exits with its last VM.
     await vm.dispose();
     await model?.stop();
     log("VM disposed");

@@ -13,6 +13,7 @@ it("runs every step of the quickstart in a VM", async () => {
   expect(result.report).toEqual({ sum: 10, words: ["alpha", "beta", "gamma"] });
   expect(result.ticks).toEqual(["tick 1", "tick 2", "tick 3"]);
   expect(result.exitCode).toBe(0);
+  expect(result.tool).toEqual({ stdout: '{"saved":1}\n', received: [{ text: "hello from the VM", tags: ["demo"] }] });
   // Offline (no ANTHROPIC_API_KEY in tests): the real Pi agent in the VM, the mock model's scripted tool call.
   expect(result.agent.offline).toBe(true);
   expect(result.agent.haiku).toBe("Small VM hums on,\nan agent writes in its room,\nthe host sleeps soundly.\n");
@@ -31,6 +32,7 @@ it("runs as a program, the way the README's first command runs it", async () => 
   expect(stdout).toContain("pipeline -> BANANA, APPLE");
   expect(stdout).toContain('report.json -> {"sum":10,"words":["alpha","beta","gamma"]}');
   expect(stdout).toMatch(/process \d+ exited with 0/);
+  expect(stdout).toContain('agentos-notes save -> {"saved":1} (the host got {"text":"hello from the VM","tags":["demo"]})');
   expect(stdout).toContain("agent tool call: write /home/user/haiku.txt");
   expect(stdout).toContain("haiku.txt ->\nSmall VM hums on,");
   expect(stdout.trim().endsWith("VM disposed")).toBe(true);
