@@ -54,6 +54,9 @@ describe("withByteQuota", () => {
     expect(await fs.usedBytes()).toBe(entry("d") + entry("e"));
     await fs.symlink("/d/e", "/l");
     expect(await fs.usedBytes()).toBe(entry("d") + entry("e") + entry("l", "/d/e"));
+    // A renamed link keeps its target's cost; only its name changes.
+    await fs.rename("/l", "/ln");
+    expect(await fs.usedBytes()).toBe(entry("d") + entry("e") + entry("ln", "/d/e"));
     await expect(fs.symlink(`/${"x".repeat(5000)}`, "/long")).rejects.toMatchObject({ code: "ENAMETOOLONG" });
     await expect(fs.writeFile(`/${"n".repeat(256)}`, "x")).rejects.toMatchObject({ code: "ENAMETOOLONG" });
     // Empty entries are not free: the quota ends an endless mkdir or touch.
@@ -67,7 +70,7 @@ describe("withByteQuota", () => {
       })(),
     ).rejects.toMatchObject({ code: "ENOSPC" });
     expect(made).toBeLessThan(2000 / ENTRY_BYTES);
-    await fs.removeFile("/l");
+    await fs.removeFile("/ln");
     await fs.removeDir("/d/e");
     await fs.removeDir("/d");
     for (let i = 0; i < made; i++) await fs.removeFile(`/empty${i}`);

@@ -1,4 +1,4 @@
-import { KernelError, type KernelErrorCode, O_TRUNC, type VirtualFileSystem } from "@secure-exec/core";
+import { KernelError, type KernelErrorCode, O_TRUNC, type VirtualFileSystem, type VirtualStat } from "@secure-exec/core";
 
 /** Not in secure-exec 0.2.1's error code type, but what Linux answers. */
 const ENAMETOOLONG = "ENAMETOOLONG" as KernelErrorCode;
@@ -57,16 +57,6 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
     }
   };
 
-  /** Size a removal of `path` frees (the entry itself; nothing while other links keep the data). */
-  const freedBy = async (path: string): Promise<number> => {
-    try {
-      const stat = await inner.lstat(path);
-      return stat.isDirectory || stat.isSymbolicLink || stat.nlink > 1 ? 0 : stat.size;
-    } catch {
-      return 0;
-    }
-  };
-
   /** Credits are clamped: removing the VM's own (uncounted) files gives nothing back. */
   const credit = (bytes: number) => {
     used = Math.max(0, used - bytes);
@@ -87,18 +77,23 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
     if (Buffer.byteLength(path) > PATH_MAX) throw new KernelError(ENAMETOOLONG, `path too long: ${path.slice(0, 64)}...`);
   };
 
-  /** What an entry at `path` costs besides its contents. */
-  const entryCost = (path: string, target = "") =>
-    ENTRY_BYTES + Buffer.byteLength(path.slice(path.lastIndexOf("/") + 1)) + Buffer.byteLength(target);
+  const nameBytes = (path: string) => Buffer.byteLength(path.slice(path.lastIndexOf("/") + 1));
 
-  const present = async (path: string): Promise<{ cost: number } | undefined> => {
+  /** What an entry at `path` costs besides its contents. */
+  const entryCost = (path: string, target = "") => ENTRY_BYTES + nameBytes(path) + Buffer.byteLength(target);
+
+  /** The entry at `path` (not followed), what it costs, and what removing it frees; undefined if there is none. */
+  const entryAt = async (path: string): Promise<{ cost: number; freed: number; isSymbolicLink: boolean } | undefined> => {
+    let stat: VirtualStat;
     try {
-      const stat = await inner.lstat(path);
-      const target = stat.isSymbolicLink ? await inner.readlink(path).catch(() => "") : "";
-      return { cost: entryCost(path, target) };
+      stat = await inner.lstat(path);
     } catch {
       return undefined;
     }
+    const target = stat.isSymbolicLink ? await inner.readlink(path).catch(() => "") : "";
+    // Contents are freed with the last link to them.
+    const freed = stat.isDirectory || stat.isSymbolicLink || stat.nlink > 1 ? 0 : stat.size;
+    return { cost: entryCost(path, target), freed, isSymbolicLink: stat.isSymbolicLink };
   };
 
   /** Charges a new entry (checked first), runs `create`, credits it back if that fails. */
@@ -136,18 +131,19 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
     readDirWithTypes: (p) => inner.readDirWithTypes(p),
     writeFile: after(async (path, content: string | Uint8Array) => {
       const next = typeof content === "string" ? Buffer.byteLength(content) : content.byteLength;
-      const exists = await present(path);
-      const before = exists ? await sizeFor(path) : 0;
+      const entry = await entryAt(path);
+      // A symlink's file is elsewhere: follow it for the size the write replaces.
+      const before = !entry ? 0 : entry.isSymbolicLink ? await sizeFor(path) : entry.freed;
       const write = async () => {
         reserve(next - before, path);
         await inner.writeFile(path, content);
         used += next - before;
       };
-      if (exists) return write();
+      if (entry) return write();
       return creating(path, entryCost(path), write);
     }),
     createDir: async (p) => {
-      if (await present(p)) return inner.createDir(p);
+      if (await entryAt(p)) return inner.createDir(p);
       return creating(p, entryCost(p), () => inner.createDir(p));
     },
     mkdir: async (path, options) => {
@@ -156,7 +152,7 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
       const parts = path.split("/").filter(Boolean);
       for (let i = parts.length; i > 0; i--) {
         const at = `/${parts.slice(0, i).join("/")}`;
-        if (await present(at)) break;
+        if (await entryAt(at)) break;
         checkName(at);
         cost += entryCost(at);
         if (!options?.recursive) break;
@@ -167,13 +163,12 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
     exists: after((p) => inner.exists(p)),
     stat: after((p) => inner.stat(p)),
     removeFile: after(async (path) => {
-      const entry = await present(path);
-      const freed = await freedBy(path);
+      const entry = await entryAt(path);
       await inner.removeFile(path);
-      credit(freed + (entry?.cost ?? 0));
+      credit((entry?.freed ?? 0) + (entry?.cost ?? 0));
     }),
     removeDir: async (path) => {
-      const entry = await present(path);
+      const entry = await entryAt(path);
       await inner.removeDir(path);
       credit(entry?.cost ?? 0);
     },
@@ -181,15 +176,14 @@ export function withByteQuota(inner: VirtualFileSystem & SyncOpen, maxBytes: num
       await settled(to);
       if (from === to) return inner.rename(from, to);
       checkName(to);
-      const moved = await present(from);
-      const replaced = await present(to);
-      const freed = await freedBy(to);
-      // The entry keeps its cost but for its name.
-      const delta = (moved ? entryCost(to) - entryCost(from) : 0) - (replaced?.cost ?? 0);
-      reserve(delta, to);
+      const moved = await entryAt(from);
+      const replaced = await entryAt(to);
+      // The moved entry costs the same but for its name; the replaced one is gone.
+      const grown = (moved ? nameBytes(to) - nameBytes(from) : 0) - (replaced ? replaced.cost + replaced.freed : 0);
+      reserve(grown, to);
       await inner.rename(from, to);
-      credit(freed);
-      used += delta;
+      if (grown >= 0) used += grown;
+      else credit(-grown);
     }),
     realpath: (p) => inner.realpath(p),
     symlink: async (target, linkPath) => {
