@@ -28,7 +28,22 @@ interface CompiledRule {
   /** fs: the fixed folder above every path the rule can match. */
   base: string;
   source: string;
+  /** Said instead of "<source> allows/denies ..." when set. */
+  reason?: string;
 }
+
+/** Before every configured fs rule: the OS's own folder is read-only. */
+const PROTECTED_RULE: CompiledRule = {
+  allow: false,
+  matches: (path) => isAtOrBelow(path, PROTECTED_DIR),
+  access: new Set<FsAccess>(["write"]),
+  base: PROTECTED_DIR,
+  source: PROTECTED_DIR,
+  reason: `${PROTECTED_DIR} is read-only to the guest`,
+};
+
+/** Allowed decisions carry no reason (nobody reads it): one shared object, nothing built per operation. */
+const ALLOWED: PermissionDecision = Object.freeze({ allow: true });
 
 const BUILT_IN_DEFAULTS: Record<Scope, boolean> = { fs: true, childProcess: true, env: true, tool: true };
 
@@ -49,7 +64,7 @@ export class PermissionPolicyEngine {
     }
     return new PermissionPolicyEngine(
       {
-        fs: compile("fs", policy?.fs ?? []),
+        fs: [PROTECTED_RULE, ...compile("fs", policy?.fs ?? [])],
         childProcess: compile("childProcess", policy?.childProcess ?? []),
         env: compile("env", policy?.env ?? []),
         tool: compile("tool", policy?.tool ?? []),
@@ -60,22 +75,17 @@ export class PermissionPolicyEngine {
 
   /** A guest filesystem access to a normalised absolute path. */
   decideFs(access: FsAccess, path: string): PermissionDecision {
-    if (access === "write" && isAtOrBelow(path, PROTECTED_DIR)) {
-      return { allow: false, reason: `${PROTECTED_DIR} is read-only to the guest` };
-    }
     for (const rule of this.rules.fs) {
-      if (!rule.access.has(access) || !rule.matches(path)) continue;
-      return { allow: rule.allow, reason: `${rule.source} ${rule.allow ? "allows" : "denies"} ${access} of ${path}` };
+      if (rule.access.has(access) && rule.matches(path)) return decided(rule, `${access} of ${path}`);
     }
     return this.byDefault("fs", `${access} of ${path}`);
   }
 
-  /** The kernel's fs permission hook. */
+  /** The kernel's fs permission hook (the kernel hands it normalised paths). */
   checkFs(request: FsAccessRequest): PermissionDecision {
-    const path = posix.resolve("/", request.path);
-    const access: FsAccess = READ_OPS.has(request.op) ? "read" : "write";
+    const path = request.path.startsWith("/") ? request.path : posix.resolve("/", request.path);
     if (request.op === "rename") return this.checkRenamed(path);
-    return this.decideFs(access, path);
+    return this.decideFs(READ_OPS.has(request.op) ? "read" : "write", path);
   }
 
   /**
@@ -130,8 +140,7 @@ export class PermissionPolicyEngine {
   decideCommand(command: string): PermissionDecision {
     const name = posix.basename(command);
     for (const rule of this.rules.childProcess) {
-      if (!rule.matches(command) && !rule.matches(name)) continue;
-      return { allow: rule.allow, reason: `${rule.source} ${rule.allow ? "allows" : "denies"} running ${command}` };
+      if (rule.matches(command) || rule.matches(name)) return decided(rule, `running ${command}`);
     }
     return this.byDefault("childProcess", `running ${command}`);
   }
@@ -139,8 +148,7 @@ export class PermissionPolicyEngine {
   /** Whether guest processes may see the environment variable `name`. */
   decideEnv(name: string): PermissionDecision {
     for (const rule of this.rules.env) {
-      if (!rule.matches(name)) continue;
-      return { allow: rule.allow, reason: `${rule.source} ${rule.allow ? "allows" : "denies"} ${name}` };
+      if (rule.matches(name)) return decided(rule, name);
     }
     return this.byDefault("env", `reading ${name}`);
   }
@@ -158,20 +166,17 @@ export class PermissionPolicyEngine {
   decideTool(toolkit: string, tool: string): PermissionDecision {
     const subject = `${toolkit}/${tool}`;
     for (const rule of this.rules.tool) {
-      if (!rule.matches(subject)) continue;
-      return { allow: rule.allow, reason: `${rule.source} ${rule.allow ? "allows" : "denies"} ${subject}` };
+      if (rule.matches(subject)) return decided(rule, subject);
     }
     return this.byDefault("tool", `calling ${subject}`);
   }
 
   private byDefault(scope: Scope, what: string): PermissionDecision {
-    const allow = this.defaults[scope];
-    return { allow, reason: `${what} is ${allow ? "allowed" : "denied"} by the ${scope} default` };
+    return this.defaults[scope] ? ALLOWED : { allow: false, reason: `${what} is denied by the ${scope} default` };
   }
 
   /** A restricted path at or below `path`, if any. */
   private guardedBelow(path: string, access: FsAccess): string | undefined {
-    if (access === "write" && isAtOrBelow(PROTECTED_DIR, path)) return PROTECTED_DIR;
     for (const rule of this.rules.fs) {
       if (!rule.allow && rule.access.has(access) && isAtOrBelow(rule.base, path)) return rule.base;
     }
@@ -180,13 +185,18 @@ export class PermissionPolicyEngine {
 
   /** A folder at or above `path` under which a rule restricts something. */
   private guardedAbove(path: string, access: FsAccess): string | undefined {
-    if (access === "write" && isAtOrBelow(path, PROTECTED_DIR)) return PROTECTED_DIR;
     for (const rule of this.rules.fs) {
       if (rule.allow || !rule.access.has(access)) continue;
       if (isAtOrBelow(path, rule.base)) return rule.base;
     }
     return undefined;
   }
+}
+
+/** What a matching rule says about `what`. */
+function decided(rule: CompiledRule, what: string): PermissionDecision {
+  if (rule.allow) return ALLOWED;
+  return { allow: false, reason: rule.reason ?? `${rule.source} denies ${what}` };
 }
 
 function compile(scope: Scope, rules: PermissionRule[]): CompiledRule[] {
