@@ -11,7 +11,7 @@ export const DEFAULT_TOOL_TIMEOUT_MS = 30_000;
 /** What the client answered for one tool call (ClientService.CallTool). */
 export type ToolOutcome = { ok: true; resultJson: string } | { ok: false; invalidInput: string } | { ok: false; error: string };
 
-/** Runs a tool on the host: the sidecar asks the VM's client. */
+/** Runs a tool on the host: the sidecar asks the VM's client. Rejects as soon as `signal` aborts. */
 export type CallTool = (toolkit: string, tool: string, inputJson: string, options: { signal: AbortSignal }) => Promise<ToolOutcome>;
 
 interface JsonSchema {
@@ -167,10 +167,7 @@ export class HostTools {
     const timer = setTimeout(() => controller.abort(), tool.timeoutMs);
     out.onKill(() => controller.abort());
     try {
-      const outcome = await Promise.race([
-        this.callTool(kit.name, tool.name, JSON.stringify(input), { signal: controller.signal }),
-        new Promise<never>((_, reject) => controller.signal.addEventListener("abort", () => reject(new Error("aborted")), { once: true })),
-      ]);
+      const outcome = await this.callTool(kit.name, tool.name, JSON.stringify(input), { signal: controller.signal });
       if (outcome.ok) {
         out.out(`${outcome.resultJson}\n`);
         return TOOL_EXIT.ok;

@@ -145,7 +145,7 @@ export class Vm {
         childProcess: (request) => permissions.decideCommand(request.command),
         // Not consulted by the kernel: env is filtered per process (withGuestEnv).
         ...allowAllEnv,
-        network: (request: NetworkAccessRequest) => networkHook(policy, request),
+        network: (request: NetworkAccessRequest) => networkHook(policy, request, false),
       },
       hostNetworkAdapter: createPolicyNetworkAdapter(createNodeHostNetworkAdapter(), policy, ports),
       env,
@@ -163,7 +163,7 @@ export class Vm {
       ...allowAllFs,
       ...allowAllChildProcess,
       ...allowAllEnv,
-      network: (request) => networkHook(policy, request),
+      network: (request) => networkHook(policy, request, true),
     };
     try {
       // Outermost first: bounded kernel buffers, the env scope, fd caps, script paths.
@@ -252,10 +252,14 @@ function guardLinks(kernel: Kernel, permissions: PermissionPolicyEngine): void {
   const refuse = (linkPath: string, reason: string | undefined): never => {
     throw new KernelError("EACCES", `permission denied, link '${linkPath}': ${reason}`);
   };
+  // Only relative links change meaning when moved; until the guest makes
+  // one, a rename has nothing below it to check.
+  let relativeLinks = 0;
   vfs.symlink = async (target, linkPath) => {
     const decision = permissions.checkLink(target, linkPath);
     if (!decision.allow) refuse(linkPath, decision.reason);
-    return symlink(target, linkPath);
+    await symlink(target, linkPath);
+    if (!target.startsWith("/")) relativeLinks++;
   };
   vfs.link = async (oldPath, newPath) => {
     const decision = permissions.checkLink(posix.resolve("/", oldPath), newPath);
@@ -285,17 +289,21 @@ function guardLinks(kernel: Kernel, permissions: PermissionPolicyEngine): void {
         }
       }
     };
-    await check(from, to);
+    if (relativeLinks > 0) await check(from, to);
     return rename(oldPath, newPath);
   };
 }
 
 /**
- * The kernel's network hook. It sees a host name (no port) for sockets and
- * DNS, and a URL for the Node runtime's fetch/http (whose connections then
- * pass the policy adapter, which checks host:port).
+ * The network permission hook of the kernel and of the Node runtime. It
+ * sees a host name (no port) for sockets and DNS, and a URL for the
+ * runtime's fetch/http (whose connections then pass the policy adapter,
+ * which checks host:port). `hostLookups`: the caller resolves allowed names
+ * with the host's resolver right after asking (the Node runtime), so a DNS
+ * override is announced to it (dns-overrides.ts); the kernel's own lookups
+ * go to the policy adapter, which answers overrides itself.
  */
-function networkHook(policy: NetworkPolicy, request: NetworkAccessRequest): { allow: boolean; reason?: string } {
+function networkHook(policy: NetworkPolicy, request: NetworkAccessRequest, hostLookups: boolean): { allow: boolean; reason?: string } {
   let host = request.hostname;
   let port: number | undefined;
   if (host === undefined && request.url) {
@@ -311,7 +319,7 @@ function networkHook(policy: NetworkPolicy, request: NetworkAccessRequest): { al
   if (host === undefined) return { allow: true };
   const op = asOp(request.op);
   const decision = policy.decide(op, host, port);
-  const override = decision.allow && op === "dns" ? policy.override(host) : undefined;
+  const override = hostLookups && decision.allow && op === "dns" ? policy.override(host) : undefined;
   if (override) answerNextLookup(host, override);
   return decision;
 }
