@@ -129,6 +129,9 @@ function defOf(schema: unknown): ZodDef | undefined {
   return (schema as { _zod?: { def?: ZodDef } })?._zod?.def;
 }
 
+/** Schemas already converted (hostTool(), toolKit() and AgentOs.create() each need it). */
+const converted = new WeakMap<ZodType, Record<string, unknown>>();
+
 /**
  * The JSON Schema of a tool's input. Anything JSON Schema cannot express
  * (dates, functions, maps, custom checks, ...) is refused with the path of
@@ -138,8 +141,12 @@ export function inputJsonSchema(schema: ZodType, where: string): Record<string, 
   const def = defOf(schema);
   if (!def) throw invalid(`${where} must be a zod (v4) schema`);
   if (def.type !== "object") throw invalid(`${where} must be z.object({...}) (its fields become the command's flags); got z.${def.type}()`);
+  const known = converted.get(schema);
+  if (known) return known;
   try {
-    return toJSONSchema(schema, { unrepresentable: "throw", io: "input", cycles: "throw" }) as Record<string, unknown>;
+    const json = toJSONSchema(schema, { unrepresentable: "throw", io: "input", cycles: "throw" }) as Record<string, unknown>;
+    converted.set(schema, json);
+    return json;
   } catch (error) {
     const found = unrepresentable(schema, []) ?? { path: [], message: (error as Error).message };
     const at = found.path.length > 0 ? `field "${found.path.join(".")}"` : "the schema";

@@ -16,7 +16,7 @@ import {
 import { AgentOsError } from "./agent-os-error.js";
 import { SidecarForwarders } from "./generated/forwarders.js";
 import { createClientDispatcher } from "./generated/handlers.js";
-import { runHostTool, type ToolKit } from "./host-tools.js";
+import { type HostTool, runHostTool, type ToolKit } from "./host-tools.js";
 import type { PermissionRequestHandler } from "./types.js";
 import { CLIENT_VERSION } from "./version.js";
 
@@ -68,7 +68,7 @@ export class SidecarConnection implements Caller {
         clientService: {
           ping: (request) => ({ nonce: request.nonce }),
           requestPermission: (request) => ({ handled: this.offerPermission(request) }),
-          callTool: (request) => runHostTool(this.toolKits.get(request.vmId)?.get(request.toolkit)?.tools[request.tool], request.inputJson),
+          callTool: (request) => runHostTool(this.hostTool(request.vmId, request.toolkit, request.tool), request.inputJson),
         },
       }),
       errorFromInfo: AgentOsError.fromInfo,
@@ -180,6 +180,11 @@ export class SidecarConnection implements Caller {
   /** Makes a VM's toolkits callable from the VM (until forgetToolKits). */
   registerToolKits(vmId: string, kits: readonly ToolKit[]): void {
     if (kits.length > 0) this.toolKits.set(vmId, new Map(kits.map((kit) => [kit.name, kit])));
+  }
+
+  private hostTool(vmId: string, toolkit: string, tool: string): HostTool | undefined {
+    const tools = this.toolKits.get(vmId)?.get(toolkit)?.tools;
+    return tools && Object.hasOwn(tools, tool) ? tools[tool] : undefined;
   }
 
   forgetToolKits(vmId: string): void {
