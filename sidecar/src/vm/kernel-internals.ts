@@ -8,6 +8,7 @@ import {
   type VirtualFileSystem,
 } from "@secure-exec/core";
 import { decorateDriver } from "./driver-decorator.js";
+import { RUNTIME_MAX_OPEN_FILES } from "./limits.js";
 
 /**
  * The one place the sidecar reaches past secure-exec 0.2.1's public Kernel
@@ -96,6 +97,8 @@ function patchFdTables(): void {
  * lowers the cap for every fd table the kernel creates from now on.
  */
 export function limitOpenFiles(kernel: Kernel, max: number): void {
+  // At the runtime's own cap there is nothing to lower (and nothing to do per table).
+  if (max >= RUNTIME_MAX_OPEN_FILES) return;
   patchFdTables();
   const tables = (kernel as unknown as KernelInternals).fdTableManager.tables;
   const set = tables.set.bind(tables);
@@ -111,11 +114,13 @@ export function limitOpenFiles(kernel: Kernel, max: number): void {
  * async context.
  */
 export function withOpenFileLimit(driver: KernelRuntimeDriver, max: number): KernelRuntimeDriver {
+  if (max >= RUNTIME_MAX_OPEN_FILES) return driver;
   patchFdTables();
   return decorateDriver(driver, {
     spawn: (command, args, context) => startingProcessLimit.run(max, () => driver.spawn(command, args, context)),
   });
 }
+
 export const SIGTERM = 15;
 export const SIGKILL = 9;
 
