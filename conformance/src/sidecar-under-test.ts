@@ -213,16 +213,7 @@ export class SidecarUnderTest {
 
   /** Child processes of the sidecar, from the OS. */
   helpers(): number[] {
-    try {
-      return execFileSync("pgrep", ["-P", String(this.pid)])
-        .toString()
-        .trim()
-        .split("\n")
-        .filter(Boolean)
-        .map(Number);
-    } catch {
-      return [];
-    }
+    return childPids(this.pid);
   }
 
   private settle<T>(method: MethodDescriptor, frame: Frame, decode: (payload: Uint8Array) => T): T {
@@ -283,6 +274,20 @@ export class SidecarUnderTest {
     } else {
       this.frames.push(frame);
     }
+  }
+}
+
+/** The direct child processes of `pid`, from the OS. */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync("pgrep", ["-P", String(pid)])
+      .toString()
+      .trim()
+      .split("\n")
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
   }
 }
 

@@ -1,9 +1,8 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { ErrorCode, type ErrorInfo, Frame, FrameDecoder, type MethodDescriptor, methods, SCHEMA_HASH } from "@agentos/proto";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isAlive, PROTOCOL_VERSION, SidecarUnderTest } from "../src/sidecar-under-test.js";
+import { childPids, isAlive, PROTOCOL_VERSION, SidecarUnderTest } from "../src/sidecar-under-test.js";
 
 /**
  * Random and mutated frames against one live sidecar for a bounded time
@@ -81,26 +80,14 @@ const rssKiB = (pid: number) => {
     return 0;
   }
 };
-const children = (pid: number): number[] => {
-  try {
-    return execFileSync("pgrep", ["-P", String(pid)])
-      .toString()
-      .trim()
-      .split("\n")
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-};
 /** Resident memory of the sidecar and of its helper processes (the whole process tree). */
 const memory = () => {
   const own = rssKiB(sidecar.pid);
   let tree = own;
-  const queue = children(sidecar.pid);
+  const queue = childPids(sidecar.pid);
   for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
     tree += rssKiB(pid);
-    queue.push(...children(pid));
+    queue.push(...childPids(pid));
   }
   return { own, tree };
 };

@@ -9,7 +9,7 @@ import {
   SCHEMA_HASH,
   unaryEntry,
 } from "@agentos/proto";
-import { type Sidecar, serve } from "../src/server.js";
+import { type Sidecar, type SidecarOptions, serve } from "../src/server.js";
 import { SIDECAR_VERSION } from "../src/version.js";
 
 type DeepPartial<T> = T extends Uint8Array
@@ -28,11 +28,12 @@ export class TestSidecar {
     readonly sidecar: Sidecar,
   ) {}
 
-  static async start(): Promise<TestSidecar> {
+  /** `options`: serve() options beyond the streams (e.g. maxVms). */
+  static async start(options: Pick<SidecarOptions, "maxVms" | "maxFrameBytes"> = {}): Promise<TestSidecar> {
     const toSidecar = new PassThrough();
     const fromSidecar = new PassThrough();
     const logs: string[] = [];
-    const sidecar = serve({ input: toSidecar, output: fromSidecar, log: (m) => logs.push(m) });
+    const sidecar = serve({ ...options, input: toSidecar, output: fromSidecar, log: (m) => logs.push(m) });
     const writer = new FrameWriter(toSidecar);
     const peer = new RpcPeer({
       role: "client",

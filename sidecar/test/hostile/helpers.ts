@@ -1,14 +1,11 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { PassThrough } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { FrameDecoder, FrameWriter, methods, RpcPeer, SCHEMA_HASH, unaryEntry } from "@agentos/proto";
+import { methods } from "@agentos/proto";
 import { expect } from "vitest";
-import { type Sidecar, type SidecarOptions, serve } from "../../src/server.js";
-import { SIDECAR_VERSION } from "../../src/version.js";
-import { TestSidecar, text } from "../harness.js";
+import { type TestSidecar, text } from "../harness.js";
 
 /**
  * Shared pieces of the hostile-guest suite. Every case runs real guest code
@@ -25,47 +22,6 @@ export async function expectStillServing(sidecar: TestSidecar, bystander: string
   expect(nonce).toBe("pong:still-serving");
   const result = await sidecar.exec(bystander, HEALTH_COMMAND);
   expect(result).toMatchObject({ exitCode: 0, stdout: "ok\n2\n" });
-}
-
-/**
- * A sidecar started like `TestSidecar.start()`, with serve() options the
- * harness does not pass (maxVms). Same wiring as the harness: in-process,
- * over a pair of streams, after the hello.
- */
-export async function startSidecarWith(options: Pick<SidecarOptions, "maxVms" | "maxFrameBytes">): Promise<TestSidecar> {
-  const toSidecar = new PassThrough();
-  const fromSidecar = new PassThrough();
-  const logs: string[] = [];
-  const sidecar = serve({ ...options, input: toSidecar, output: fromSidecar, log: (m) => logs.push(m) });
-  const writer = new FrameWriter(toSidecar);
-  const peer = new RpcPeer({
-    role: "client",
-    transport: writer,
-    dispatcher: new Map([[methods.ping.fullName, unaryEntry(methods.ping, (r) => ({ nonce: `pong:${r.nonce}` }))]]),
-  });
-  let accepted!: () => void;
-  const ready = new Promise<void>((resolve) => {
-    accepted = resolve;
-  });
-  let open = false;
-  const decoder = new FrameDecoder({
-    onFrame: (frame) => {
-      if (open) peer.handleFrame(frame);
-      else if (frame.kind?.$case === "helloAccepted") {
-        open = true;
-        accepted();
-      }
-    },
-    onFault: (fault) => logs.push(`client fault: ${fault.message}`),
-  });
-  fromSidecar.on("data", (chunk: Buffer) => decoder.push(chunk));
-  writer.send({ kind: { $case: "hello", value: { version: SIDECAR_VERSION, schemaHash: SCHEMA_HASH, peer: "hostile-test" } } });
-  await ready;
-  // The harness's constructor is private to keep tests on start(); this is start() with options.
-  const Harness = TestSidecar as unknown as new (peer: RpcPeer, sidecar: Sidecar) => TestSidecar;
-  const harness = new Harness(peer, sidecar);
-  harness.logs.push(...logs);
-  return harness;
 }
 
 /** `node -e '<code>'` for the guest shell; the code must not contain single quotes. */

@@ -1,7 +1,7 @@
 import { methods } from "@agentos/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestSidecar } from "../harness.js";
-import { expectStillServing, nodeEval, nodeTry, startSidecarWith } from "./helpers.js";
+import { expectStillServing, nodeEval, nodeTry } from "./helpers.js";
 
 // Hostile guest vs. the resource limits: CPU runaways, fds, the filesystem
 // quota, and VMs per sidecar. (Heap and output floods: memory.test.ts.)
@@ -145,7 +145,7 @@ describe("the filesystem quota", () => {
 
 describe("VMs per sidecar", () => {
   it("refuses a VM past serve({ maxVms }) with RESOURCE_EXHAUSTED, and takes one again after a dispose", async () => {
-    const capped = await startSidecarWith({ maxVms: 3 });
+    const capped = await TestSidecar.start({ maxVms: 3 });
     try {
       const first = await capped.createVm();
       const second = await capped.createVm();
